@@ -1,0 +1,69 @@
+package gateway
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/ipfs/boxo/blockservice"
+	"github.com/ipfs/boxo/exchange/offline"
+)
+
+// FuzzGatewayPath sends arbitrary paths, query strings, Accept headers and
+// hosts to the gateway. It must never panic and never fail with a server
+// error: the only 5xx answers allowed are 504 (content not retrieved in time)
+// and 501 for /ipns/ names on a node without a name system. The seed corpus
+// is in testdata/fuzz/FuzzGatewayPath; it uses the fixture's CIDs.
+func FuzzGatewayPath(f *testing.F) {
+	fx := newFixture(f)
+	h, err := New(Config{}, blockservice.New(fx.bstore, offline.Exchange(fx.bstore)), nil, staticIndex{{CID: fx.dir, Name: "dir", Size: 10}})
+	if err != nil {
+		f.Fatal(err)
+	}
+
+	dir, file := fx.dir.String(), fx.file.String()
+	for _, seed := range []struct{ path, query, accept, host string }{
+		{"/", "", "", ""},
+		{"/ipfs/" + dir + "/readme.txt", "", "", ""},
+		{"/ipfs/" + dir + "/", "format=car&dag-scope=entity&entity-bytes=0:10", "", ""},
+		{"/ipfs/" + file, "format=raw", "application/vnd.ipld.raw", ""},
+		{"/ipfs/" + file, "", "application/vnd.ipld.car; version=1; order=dfs; dups=y", ""},
+		{"/ipfs/" + dir + "/sub/notes.md", "format=tar", "", ""},
+		{"/ipfs/" + dir, "format=dag-json", "", ""},
+		{"/ipns/example.org/", "", "text/html", ""},
+		{"/ipfs/" + fx.missing.String(), "", "", ""},
+		{"/readme.txt", "", "", dir + ".ipfs.localhost"},
+		{"/ipfs/" + dir + "/readme.txt", "", "", "localhost"},
+		{"/ipfs/", "uri=ipfs%3A%2F%2F" + dir, "", ""},
+		{"/ipfs/../../etc/passwd", "", "", ""},
+		{"/ipfs/" + dir + "/%00", "filename=%0d%0a", "", ""},
+	} {
+		f.Add(seed.path, seed.query, seed.accept, seed.host)
+	}
+
+	f.Fuzz(func(t *testing.T, path, query, accept, host string) {
+		req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/", nil)
+		req.URL.Path = path
+		req.URL.RawQuery = query
+		req.RequestURI = ""
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		if host != "" {
+			req.Host = host
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+
+		code, body := rec.Code, rec.Body.String()
+		switch {
+		case code < 100 || code > 599:
+			t.Fatalf("GET %q?%q Host %q: status %d", path, query, host, code)
+		case code == http.StatusGatewayTimeout:
+		case code == http.StatusNotImplemented && strings.Contains(body, ErrNoNameSystem.Error()):
+		case code >= 500:
+			t.Fatalf("GET %q?%q Accept %q Host %q: status %d: %.300s", path, query, accept, host, code, body)
+		}
+	})
+}

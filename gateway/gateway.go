@@ -1,0 +1,312 @@
+// Package gateway is the node's read-only HTTP server: an IPFS gateway built
+// on boxo's gateway (path and subdomain gateways, trustless raw and CAR
+// responses, as the specs at specs.ipfs.tech describe them), and the node's
+// own pages beside it (a home page listing what the node holds, a health
+// check).
+//
+// The package reads content through a boxo blockservice.BlockService and
+// never imports libp2p; the node assembles the blockservice (blockstore plus
+// bitswap) and hands it in.
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ipfs/boxo/blockservice"
+	boxogw "github.com/ipfs/boxo/gateway"
+	"github.com/ipfs/boxo/namesys"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Defaults that New applies to zero fields of Config.
+const (
+	// DefaultAddress is where a node serves its gateway unless configured
+	// otherwise: loopback only, so the gateway is not exposed to the network.
+	DefaultAddress = "127.0.0.1:8080"
+
+	// DefaultRetrievalTimeout bounds how long a request may wait for the
+	// first byte (and between later writes) before it is answered 504.
+	DefaultRetrievalTimeout = 30 * time.Second
+
+	// DefaultMaxConcurrentRequests is how many content requests are served
+	// at once; further requests are answered 429.
+	DefaultMaxConcurrentRequests = 1024
+
+	// DefaultMaxRequestDuration is the absolute deadline of one request
+	// (boxo's default).
+	DefaultMaxRequestDuration = boxogw.DefaultMaxRequestDuration
+
+	// DefaultHostname is the host served as a subdomain gateway when
+	// Config.Hostnames is empty: http://<cid>.ipfs.localhost:8080/ works in
+	// browsers without any DNS setup.
+	DefaultHostname = "localhost"
+)
+
+// Config holds the gateway's settings. The zero value is usable: New replaces
+// zero fields with the documented defaults.
+type Config struct {
+	// RetrievalTimeout is how long a request may wait for content before
+	// it is answered 504 Gateway Timeout; it is also the longest pause
+	// allowed between writes of a response already under way. Zero means
+	// DefaultRetrievalTimeout; a missing block never makes a request hang.
+	RetrievalTimeout time.Duration
+
+	// MaxConcurrentRequests is how many content (/ipfs/, /ipns/ and
+	// subdomain) requests are served at once; beyond it requests are
+	// answered 429 Too Many Requests with Retry-After. Zero means
+	// DefaultMaxConcurrentRequests.
+	MaxConcurrentRequests int
+
+	// MaxRequestDuration is the absolute deadline of one content request.
+	// Zero means DefaultMaxRequestDuration.
+	MaxRequestDuration time.Duration
+
+	// Hostnames are the hosts served as subdomain gateways: a request with
+	// Host <cid>.ipfs.<hostname> gets that content, and a path request
+	// /ipfs/<cid> with Host <hostname> is redirected (301) to the subdomain
+	// form so every root gets its own browser origin. Entries are bare
+	// host names, without scheme, port or path; IP addresses cannot host
+	// subdomains and are rejected. Empty means [DefaultHostname]. The path
+	// gateway (/ipfs/<cid>) answers on every other Host, e.g. 127.0.0.1.
+	Hostnames []string
+
+	// Registerer receives the gateway's Prometheus metrics. Nil means a
+	// private registry, so that several gateways (and tests) can coexist
+	// in one process.
+	Registerer prometheus.Registerer
+
+	// Logger receives the gateway's own log records. Nil discards them.
+	Logger *slog.Logger
+}
+
+// withDefaults validates cfg and returns a copy with defaults applied.
+func (cfg Config) withDefaults() (Config, error) {
+	switch {
+	case cfg.RetrievalTimeout < 0:
+		return cfg, fmt.Errorf("retrieval timeout %s: %w", cfg.RetrievalTimeout, errNegative)
+	case cfg.MaxConcurrentRequests < 0:
+		return cfg, fmt.Errorf("max concurrent requests %d: %w", cfg.MaxConcurrentRequests, errNegative)
+	case cfg.MaxRequestDuration < 0:
+		return cfg, fmt.Errorf("max request duration %s: %w", cfg.MaxRequestDuration, errNegative)
+	}
+	if cfg.RetrievalTimeout == 0 {
+		cfg.RetrievalTimeout = DefaultRetrievalTimeout
+	}
+	if cfg.MaxConcurrentRequests == 0 {
+		cfg.MaxConcurrentRequests = DefaultMaxConcurrentRequests
+	}
+	if cfg.MaxRequestDuration == 0 {
+		cfg.MaxRequestDuration = DefaultMaxRequestDuration
+	}
+
+	hosts := cfg.Hostnames
+	if len(hosts) == 0 {
+		hosts = []string{DefaultHostname}
+	}
+	cfg.Hostnames = make([]string, 0, len(hosts))
+	for _, h := range hosts {
+		norm, err := normalizeHostname(h)
+		if err != nil {
+			return cfg, fmt.Errorf("hostname %q: %w", h, err)
+		}
+		cfg.Hostnames = append(cfg.Hostnames, norm)
+	}
+
+	if cfg.Registerer == nil {
+		cfg.Registerer = prometheus.NewRegistry()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return cfg, nil
+}
+
+var errNegative = errors.New("must not be negative")
+
+// normalizeHostname lower-cases h and checks that it is a bare DNS name that
+// can carry <cid>.ipfs. subdomains.
+func normalizeHostname(h string) (string, error) {
+	h = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(h), "."))
+	switch {
+	case h == "":
+		return "", errors.New("empty")
+	case strings.ContainsAny(h, "/:*@ \t"):
+		return "", errors.New("want a bare host name without scheme, port, path or wildcard")
+	case net.ParseIP(h) != nil:
+		return "", errors.New("an IP address cannot serve subdomains")
+	}
+	return h, nil
+}
+
+// New returns the gateway's HTTP handler.
+//
+// Content requests go to boxo's gateway: the path gateway on /ipfs/ and
+// /ipns/ for any Host, and the subdomain gateway for cfg.Hostnames. It
+// serves deserialized responses (files, HTML directory listings, index.html)
+// as well as trustless ones (?format=raw, ?format=car and the matching
+// Accept headers, with dag-scope and entity-bytes), range and conditional
+// requests, CORS headers, and the legacy X-Ipfs-Path header. The node's own
+// pages are "/" (an HTML list of index's roots) and "/healthz" ("ok").
+// Methods other than GET, HEAD and OPTIONS are answered 405 with an Allow
+// header: the gateway never writes.
+//
+// blocks is where content is read; reads that miss the local blockstore go
+// to its exchange and are bounded by cfg.RetrievalTimeout. names resolves
+// /ipns/ names; nil means this node cannot resolve them, and /ipns/ requests
+// are answered 501 with [ErrNoNameSystem]'s message. DNSLink websites (a Host
+// header that is a DNSLink domain) are not served. index lists the home
+// page's roots; nil shows an empty list.
+func New(cfg Config, blocks blockservice.BlockService, names namesys.Resolver, index Index) (http.Handler, error) {
+	if blocks == nil {
+		return nil, errors.New("gateway: new: nil block service")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("gateway: new: config: %w", err)
+	}
+
+	backend, err := boxogw.NewBlocksBackend(blocks, boxogw.WithNameSystem(nameSystem(names)))
+	if err != nil {
+		return nil, fmt.Errorf("gateway: new: blocks backend: %w", err)
+	}
+
+	public := make(map[string]*boxogw.PublicGateway, len(cfg.Hostnames))
+	for _, h := range cfg.Hostnames {
+		public[h] = &boxogw.PublicGateway{
+			Paths:         []string{"/ipfs", "/ipns"},
+			UseSubdomains: true,
+			// Per-host settings override the global ones in boxo, so
+			// repeat them here.
+			NoDNSLink:             true,
+			DeserializedResponses: true,
+		}
+	}
+	gwCfg := boxogw.Config{
+		DeserializedResponses: true,
+		// DNSLink in the Host header would need DNS lookups on every
+		// request for an unknown host and would shadow the node's own
+		// pages; /ipns/<domain> paths still resolve through names.
+		NoDNSLink:             true,
+		DeprecatedXIpfsPath:   true,
+		PublicGateways:        public,
+		RetrievalTimeout:      cfg.RetrievalTimeout,
+		MaxConcurrentRequests: cfg.MaxConcurrentRequests,
+		MaxRequestDuration:    cfg.MaxRequestDuration,
+		MetricsRegistry:       cfg.Registerer,
+	}
+
+	ipfs := boxogw.NewHandler(gwCfg, backend)
+	// The hostname handler rewrites subdomain requests to /<ns>/<root>/...;
+	// only the namespaces the gateway serves may reach boxo's handler.
+	onlyContent := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !isContentPath(r.URL.Path) {
+			http.NotFound(w, r)
+			return
+		}
+		ipfs.ServeHTTP(w, r)
+	})
+	content := boxogw.NewHostnameHandler(gwCfg, backend, onlyContent)
+	content = boxogw.NewHeaders(nil).WithDeprecatedXIpfsPath().ApplyCors().Wrap(content).ServeHTTP
+
+	home, err := template.New("home").Parse(homeTemplate)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: new: parse home page template: %w", err)
+	}
+
+	s := &server{
+		log:       cfg.Logger.With("subsystem", "gateway"),
+		hostnames: cfg.Hostnames,
+		content:   content,
+		pages:     http.NewServeMux(),
+		index:     index,
+		home:      home,
+	}
+	s.pages.HandleFunc("GET /{$}", s.serveHome)
+	s.pages.HandleFunc("GET /healthz", serveHealth)
+	return s, nil
+}
+
+// server routes each request either to the IPFS gateway or to the node's
+// own pages.
+type server struct {
+	log       *slog.Logger
+	hostnames []string // normalized subdomain gateway hosts
+	content   http.Handler
+	pages     *http.ServeMux
+	index     Index
+	home      *template.Template
+}
+
+// allowedMethods is the Allow header of every response that needs one.
+const allowedMethods = "GET, HEAD, OPTIONS"
+
+// ServeHTTP implements http.Handler.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	content := s.isSubdomainRequest(r) || isContentPath(r.URL.Path)
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodOptions:
+		if content {
+			// boxo answers preflights; CORS headers come from its wrapper.
+			s.content.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Allow", allowedMethods)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	default:
+		w.Header().Set("Allow", allowedMethods)
+		http.Error(w, "method "+r.Method+" not allowed: this gateway is read-only", http.StatusMethodNotAllowed)
+		return
+	}
+	if content {
+		s.content.ServeHTTP(w, r)
+		return
+	}
+	s.pages.ServeHTTP(w, r)
+}
+
+// isContentPath reports whether p is in a namespace the IPFS gateway serves.
+func isContentPath(p string) bool {
+	for _, ns := range []string{"/ipfs", "/ipns"} {
+		if p == ns || strings.HasPrefix(p, ns+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// isSubdomainRequest reports whether r's host is below one of the subdomain
+// gateway hostnames (e.g. <cid>.ipfs.localhost), in which case the whole
+// path belongs to that content root and none of the node's pages apply. The
+// host is taken the way boxo takes it: X-Forwarded-Host first.
+func (s *server) isSubdomainRequest(r *http.Request) bool {
+	host := r.Host
+	if xh := r.Header.Get("X-Forwarded-Host"); xh != "" {
+		host = xh
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(host)
+	for _, gw := range s.hostnames {
+		if strings.HasSuffix(host, "."+gw) {
+			return true
+		}
+	}
+	return false
+}
+
+// serveHealth answers liveness checks.
+func serveHealth(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write([]byte("ok"))
+}

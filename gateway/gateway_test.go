@@ -1,0 +1,816 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ipfs/boxo/blockservice"
+	"github.com/ipfs/boxo/exchange/offline"
+	"github.com/ipfs/boxo/namesys"
+	"github.com/ipfs/boxo/path"
+	"github.com/ipfs/go-cid"
+	carv2 "github.com/ipld/go-car/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/html"
+)
+
+func TestFileByPath(t *testing.T) {
+	f := newFixture(t)
+	srv := newTestServer(t, f, nil, Config{}, nil, nil)
+
+	tests := []struct {
+		name, target string
+		want         []byte
+		contentType  string
+		xIpfsPath    string
+	}{
+		{"file in directory", "/ipfs/" + f.dir.String() + "/readme.txt", f.readme, "text/plain; charset=utf-8", "/ipfs/" + f.dir.String() + "/readme.txt"},
+		{"file by root CID", "/ipfs/" + f.file.String(), f.fileData, "text/plain; charset=utf-8", "/ipfs/" + f.file.String()},
+		{"index.html of directory", "/ipfs/" + f.site.String() + "/", f.indexHTML, "text/html", "/ipfs/" + f.site.String() + "/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, body := do(t, srv, http.MethodGet, tt.target, nil, "")
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("status %d, body %q", res.StatusCode, body)
+			}
+			if !bytes.Equal(body, tt.want) {
+				t.Errorf("body: got %d bytes %.40q, want %d bytes %.40q", len(body), body, len(tt.want), tt.want)
+			}
+			if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, tt.contentType) {
+				t.Errorf("Content-Type %q, want prefix %q", ct, tt.contentType)
+			}
+			if got := res.Header.Get("X-Ipfs-Path"); got != tt.xIpfsPath {
+				t.Errorf("X-Ipfs-Path %q, want %q", got, tt.xIpfsPath)
+			}
+			if res.Header.Get("Etag") == "" {
+				t.Error("no Etag")
+			}
+
+			// The same request with the Etag is not modified.
+			res2, body2 := do(t, srv, http.MethodGet, tt.target, http.Header{"If-None-Match": {res.Header.Get("Etag")}}, "")
+			if res2.StatusCode != http.StatusNotModified || len(body2) != 0 {
+				t.Errorf("If-None-Match: status %d with %d bytes, want 304 and no body", res2.StatusCode, len(body2))
+			}
+
+			// HEAD answers the headers without a body.
+			res3, body3 := do(t, srv, http.MethodHead, tt.target, nil, "")
+			if res3.StatusCode != http.StatusOK || len(body3) != 0 || res3.Header.Get("Etag") != res.Header.Get("Etag") {
+				t.Errorf("HEAD: status %d, %d body bytes, Etag %q", res3.StatusCode, len(body3), res3.Header.Get("Etag"))
+			}
+		})
+	}
+}
+
+func TestRangeRequest(t *testing.T) {
+	f := newFixture(t)
+	srv := newTestServer(t, f, nil, Config{}, nil, nil)
+
+	tests := []struct {
+		rangeHeader string
+		from, to    int // inclusive
+	}{
+		{"bytes=10-19", 10, 19},
+		{"bytes=250-269", 250, 269}, // across a chunk boundary (256)
+		{"bytes=2990-", 2990, 2999},
+		{"bytes=-5", 2995, 2999},
+	}
+	for _, tt := range tests {
+		t.Run(tt.rangeHeader, func(t *testing.T) {
+			res, body := do(t, srv, http.MethodGet, "/ipfs/"+f.file.String(), http.Header{"Range": {tt.rangeHeader}}, "")
+			if res.StatusCode != http.StatusPartialContent {
+				t.Fatalf("status %d, want 206; body %q", res.StatusCode, body)
+			}
+			if want := f.fileData[tt.from : tt.to+1]; !bytes.Equal(body, want) {
+				t.Errorf("body %q, want %q", body, want)
+			}
+			wantCR := fmt.Sprintf("bytes %d-%d/%d", tt.from, tt.to, len(f.fileData))
+			if got := res.Header.Get("Content-Range"); got != wantCR {
+				t.Errorf("Content-Range %q, want %q", got, wantCR)
+			}
+		})
+	}
+}
+
+func TestDirectoryListing(t *testing.T) {
+	f := newFixture(t)
+	srv := newTestServer(t, f, nil, Config{}, nil, nil)
+
+	res, body := do(t, srv, http.MethodGet, "/ipfs/"+f.dir.String()+"/", http.Header{"Accept": {"text/html"}}, "")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, body %q", res.StatusCode, body)
+	}
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+		t.Errorf("Content-Type %q, want text/html", ct)
+	}
+	for _, name := range []string{"readme.txt", "parts.csv", "sub"} {
+		if !bytes.Contains(body, []byte(">"+name+"<")) {
+			t.Errorf("listing lacks %q", name)
+		}
+	}
+
+	// Without the trailing slash, boxo redirects to the directory's
+	// canonical URL.
+	res, _ = do(t, srv, http.MethodGet, "/ipfs/"+f.dir.String(), nil, "")
+	if res.StatusCode != http.StatusMovedPermanently || res.Header.Get("Location") != "/ipfs/"+f.dir.String()+"/" {
+		t.Errorf("no slash: status %d Location %q, want 301 to the slashed path", res.StatusCode, res.Header.Get("Location"))
+	}
+}
+
+func TestTrustlessRaw(t *testing.T) {
+	f := newFixture(t)
+	srv := newTestServer(t, f, nil, Config{}, nil, nil)
+
+	for _, c := range []cid.Cid{f.file, f.dir} {
+		for name, req := range map[string]struct {
+			query  string
+			header http.Header
+		}{
+			"format=raw":    {"?format=raw", nil},
+			"Accept header": {"", http.Header{"Accept": {"application/vnd.ipld.raw"}}},
+		} {
+			t.Run(c.String()+"/"+name, func(t *testing.T) {
+				res, body := do(t, srv, http.MethodGet, "/ipfs/"+c.String()+req.query, req.header, "")
+				if res.StatusCode != http.StatusOK {
+					t.Fatalf("status %d, body %q", res.StatusCode, body)
+				}
+				if ct := res.Header.Get("Content-Type"); ct != "application/vnd.ipld.raw" {
+					t.Errorf("Content-Type %q", ct)
+				}
+				got, err := c.Prefix().Sum(body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !got.Equals(c) {
+					t.Errorf("body hashes to %s, want %s", got, c)
+				}
+			})
+		}
+	}
+}
+
+func TestTrustlessCAR(t *testing.T) {
+	f := newFixture(t)
+	srv := newTestServer(t, f, nil, Config{}, nil, nil)
+
+	tests := []struct {
+		name, target string
+		header       http.Header
+		root         cid.Cid
+		want         map[cid.Cid]bool
+	}{
+		{"format=car directory", "/ipfs/" + f.dir.String() + "?format=car", nil, f.dir, f.reachable(t, f.dir)},
+		{"Accept header file", "/ipfs/" + f.file.String(), http.Header{"Accept": {"application/vnd.ipld.car"}}, f.file, f.reachable(t, f.file)},
+		{"dag-scope=block", "/ipfs/" + f.file.String() + "?format=car&dag-scope=block", nil, f.file, map[cid.Cid]bool{f.file: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, body := do(t, srv, http.MethodGet, tt.target, tt.header, "")
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("status %d, body %q", res.StatusCode, body)
+			}
+			if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/vnd.ipld.car") {
+				t.Errorf("Content-Type %q", ct)
+			}
+			br, err := carv2.NewBlockReader(bytes.NewReader(body))
+			if err != nil {
+				t.Fatalf("read CAR: %v", err)
+			}
+			if len(br.Roots) != 1 || !br.Roots[0].Equals(tt.root) {
+				t.Errorf("roots %v, want [%s]", br.Roots, tt.root)
+			}
+			got := map[cid.Cid]bool{}
+			for {
+				blk, err := br.Next()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					t.Fatalf("next block: %v", err)
+				}
+				sum, err := blk.Cid().Prefix().Sum(blk.RawData())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !sum.Equals(blk.Cid()) {
+					t.Errorf("block %s hashes to %s", blk.Cid(), sum)
+				}
+				got[blk.Cid()] = true
+			}
+			if len(got) != len(tt.want) {
+				t.Errorf("CAR has %d distinct blocks, want %d", len(got), len(tt.want))
+			}
+			for c := range tt.want {
+				if !got[c] {
+					t.Errorf("CAR lacks block %s", c)
+				}
+			}
+		})
+	}
+}
+
+func TestCORS(t *testing.T) {
+	f := newFixture(t)
+	srv := newTestServer(t, f, nil, Config{}, nil, nil)
+	target := "/ipfs/" + f.dir.String() + "/readme.txt"
+
+	res, _ := do(t, srv, http.MethodGet, target, http.Header{"Origin": {"https://example.org"}}, "")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET status %d", res.StatusCode)
+	}
+	if got := res.Header.Get("Access-Control-Allow-Origin"); got != "*" {
+		t.Errorf("GET Access-Control-Allow-Origin %q, want *", got)
+	}
+	if got := strings.Join(res.Header.Values("Access-Control-Expose-Headers"), ","); !strings.Contains(got, "X-Ipfs-Path") || !strings.Contains(got, "Content-Range") {
+		t.Errorf("GET Access-Control-Expose-Headers %q lacks X-Ipfs-Path or Content-Range", got)
+	}
+
+	res, _ = do(t, srv, http.MethodOptions, target, http.Header{
+		"Origin":                         {"https://example.org"},
+		"Access-Control-Request-Method":  {"GET"},
+		"Access-Control-Request-Headers": {"Range"},
+	}, "")
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("OPTIONS status %d, want 200", res.StatusCode)
+	}
+	if got := res.Header.Get("Access-Control-Allow-Origin"); got != "*" {
+		t.Errorf("OPTIONS Access-Control-Allow-Origin %q, want *", got)
+	}
+	if got := strings.Join(res.Header.Values("Access-Control-Allow-Methods"), ","); !strings.Contains(got, "GET") {
+		t.Errorf("OPTIONS Access-Control-Allow-Methods %q lacks GET", got)
+	}
+	if got := strings.Join(res.Header.Values("Access-Control-Allow-Headers"), ","); !strings.Contains(got, "Range") {
+		t.Errorf("OPTIONS Access-Control-Allow-Headers %q lacks Range", got)
+	}
+}
+
+func TestReadOnly(t *testing.T) {
+	f := newFixture(t)
+	srv := newTestServer(t, f, nil, Config{}, nil, staticIndex{})
+	before := f.keys(t)
+
+	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+		for _, target := range []string{"/ipfs/", "/ipfs/" + f.dir.String() + "/readme.txt", "/ipns/example.org", "/", "/healthz", "/api/v0/add"} {
+			t.Run(method+" "+target, func(t *testing.T) {
+				req, err := http.NewRequestWithContext(t.Context(), method, srv.URL+target, strings.NewReader("new content"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				if res.StatusCode != http.StatusMethodNotAllowed {
+					t.Errorf("status %d, want 405", res.StatusCode)
+				}
+				if allow := res.Header.Get("Allow"); !strings.Contains(allow, "GET") || strings.Contains(allow, method) {
+					t.Errorf("Allow %q", allow)
+				}
+			})
+		}
+	}
+
+	after := f.keys(t)
+	if len(after) != len(before) {
+		t.Fatalf("blockstore changed: %d blocks before, %d after", len(before), len(after))
+	}
+	for c := range before {
+		if !after[c] {
+			t.Errorf("block %s gone", c)
+		}
+	}
+}
+
+func TestRetrievalTimeout(t *testing.T) {
+	f := newFixture(t)
+	ex := newStallExchange()
+	srv := newTestServer(t, f, ex, Config{RetrievalTimeout: 300 * time.Millisecond}, nil, nil)
+
+	for _, target := range []string{
+		"/ipfs/" + f.missing.String(),
+		"/ipfs/" + f.missing.String() + "?format=raw",
+	} {
+		res, body := do(t, srv, http.MethodGet, target, nil, "")
+		if res.StatusCode != http.StatusGatewayTimeout {
+			t.Errorf("%s: status %d, want 504; body %q", target, res.StatusCode, body)
+		}
+	}
+	// Local content is still served through the same exchange.
+	res, _ := do(t, srv, http.MethodGet, "/ipfs/"+f.file.String(), nil, "")
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("local file: status %d", res.StatusCode)
+	}
+}
+
+func TestMissingOffline(t *testing.T) {
+	f := newFixture(t)
+	srv := newTestServer(t, f, nil, Config{}, nil, nil)
+	res, body := do(t, srv, http.MethodGet, "/ipfs/"+f.missing.String(), nil, "")
+	if res.StatusCode != http.StatusNotFound {
+		t.Errorf("status %d, want 404; body %q", res.StatusCode, body)
+	}
+}
+
+func TestMaxConcurrentRequests(t *testing.T) {
+	f := newFixture(t)
+	ex := newStallExchange()
+	// A long retrieval timeout keeps the first request in its slot until
+	// the test cancels it.
+	srv := newTestServer(t, f, ex, Config{MaxConcurrentRequests: 1, RetrievalTimeout: time.Hour}, nil, nil)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/ipfs/"+f.missing.String(), nil)
+		if err != nil {
+			done <- err
+			return
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			res.Body.Close()
+		}
+		done <- err
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	// The exchange is asked for the block only once the request holds the
+	// only slot.
+	select {
+	case <-ex.started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the first request never reached the exchange")
+	}
+
+	res, body := do(t, srv, http.MethodGet, "/ipfs/"+f.file.String(), nil, "")
+	if res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("status %d, want 429; body %q", res.StatusCode, body)
+	}
+	if res.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	// The node's own pages are not limited.
+	if res, _ := do(t, srv, http.MethodGet, "/healthz", nil, ""); res.StatusCode != http.StatusOK {
+		t.Errorf("healthz under load: status %d", res.StatusCode)
+	}
+}
+
+func TestSubdomainGateway(t *testing.T) {
+	f := newFixture(t)
+	srv := newTestServer(t, f, nil, Config{}, nil, nil)
+	dirB32 := f.dir.String() // CIDv1 in base32, as the fixture builds it
+	v0 := cid.NewCidV0(f.dir.Hash()).String()
+
+	t.Run("subdomain serves content", func(t *testing.T) {
+		for _, host := range []string{dirB32 + ".ipfs.localhost", dirB32 + ".ipfs.localhost:8080"} {
+			res, body := do(t, srv, http.MethodGet, "/readme.txt", nil, host)
+			if res.StatusCode != http.StatusOK || !bytes.Equal(body, f.readme) {
+				t.Errorf("Host %s: status %d body %q", host, res.StatusCode, body)
+			}
+		}
+		// "/" on a subdomain is the content root, not the home page.
+		res, body := do(t, srv, http.MethodGet, "/", nil, f.site.String()+".ipfs.localhost")
+		if res.StatusCode != http.StatusOK || !bytes.Equal(body, f.indexHTML) {
+			t.Errorf("site root: status %d body %q", res.StatusCode, body)
+		}
+		// X-Forwarded-Host from a reverse proxy counts as the host (as in
+		// boxo): "/" belongs to the content, not to the home page.
+		res, body = do(t, srv, http.MethodGet, "/", http.Header{"X-Forwarded-Host": {f.site.String() + ".ipfs.localhost"}}, "")
+		if bytes.Contains(body, []byte("commons gateway")) {
+			t.Errorf("X-Forwarded-Host: home page served (status %d)", res.StatusCode)
+		}
+	})
+
+	t.Run("path on known host redirects to subdomain", func(t *testing.T) {
+		tests := []struct{ host, target, location string }{
+			{"localhost", "/ipfs/" + dirB32 + "/readme.txt", "http://" + dirB32 + ".ipfs.localhost/readme.txt"},
+			{"localhost:8080", "/ipfs/" + dirB32 + "/", "http://" + dirB32 + ".ipfs.localhost:8080/"},
+			// CIDv0 becomes CIDv1 base32: DNS labels are case-insensitive.
+			{"localhost", "/ipfs/" + v0 + "/parts.csv?format=raw", "http://" + dirB32 + ".ipfs.localhost/parts.csv?format=raw"},
+		}
+		for _, tt := range tests {
+			res, body := do(t, srv, http.MethodGet, tt.target, nil, tt.host)
+			if res.StatusCode != http.StatusMovedPermanently || res.Header.Get("Location") != tt.location {
+				t.Errorf("Host %s %s: status %d Location %q, want 301 %q; body %q", tt.host, tt.target, res.StatusCode, res.Header.Get("Location"), tt.location, body)
+			}
+		}
+	})
+
+	t.Run("path gateway on other hosts", func(t *testing.T) {
+		for _, host := range []string{"", "127.0.0.1:8080", "commons.example"} {
+			res, body := do(t, srv, http.MethodGet, "/ipfs/"+dirB32+"/readme.txt", nil, host)
+			if res.StatusCode != http.StatusOK || !bytes.Equal(body, f.readme) {
+				t.Errorf("Host %q: status %d body %q", host, res.StatusCode, body)
+			}
+		}
+	})
+
+	t.Run("configured hostnames", func(t *testing.T) {
+		srv := newTestServer(t, f, nil, Config{Hostnames: []string{"Commons.Example"}}, nil, nil)
+		res, body := do(t, srv, http.MethodGet, "/readme.txt", nil, dirB32+".ipfs.commons.example")
+		if res.StatusCode != http.StatusOK || !bytes.Equal(body, f.readme) {
+			t.Errorf("subdomain: status %d body %q", res.StatusCode, body)
+		}
+		// localhost is no longer a subdomain gateway: path requests on it
+		// are served in place.
+		res, _ = do(t, srv, http.MethodGet, "/ipfs/"+dirB32+"/readme.txt", nil, "localhost")
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("localhost path: status %d, want 200", res.StatusCode)
+		}
+	})
+}
+
+func TestBadRequests(t *testing.T) {
+	f := newFixture(t)
+	srv := newTestServer(t, f, nil, Config{}, nil, nil)
+
+	tests := []struct {
+		name, target string
+		status       int
+		bodyHas      string
+	}{
+		{"malformed CID", "/ipfs/not-a-cid", http.StatusBadRequest, "not-a-cid"},
+		{"malformed CID below", "/ipfs/bafyXYZ/readme.txt", http.StatusBadRequest, "invalid"},
+		{"no such file", "/ipfs/" + f.dir.String() + "/nope.txt", http.StatusNotFound, "nope.txt"},
+		{"unknown page", "/favicon.ico", http.StatusNotFound, ""},
+		{"bad dag-scope", "/ipfs/" + f.file.String() + "?format=car&dag-scope=everything", http.StatusBadRequest, "scope"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, body := do(t, srv, http.MethodGet, tt.target, nil, "")
+			if res.StatusCode != tt.status {
+				t.Errorf("status %d, want %d; body %q", res.StatusCode, tt.status, body)
+			}
+			if !strings.Contains(strings.ToLower(string(body)), strings.ToLower(tt.bodyHas)) {
+				t.Errorf("body %q lacks %q", body, tt.bodyHas)
+			}
+		})
+	}
+}
+
+// fakeNames resolves fixed /ipns/ names.
+type fakeNames map[string]path.Path
+
+// Resolve resolves the name (the path's first two segments) and appends
+// the rest of the path to the target, as namesys resolvers do.
+func (n fakeNames) Resolve(_ context.Context, p path.Path, _ ...namesys.ResolveOption) (namesys.Result, error) {
+	segs := p.Segments()
+	if len(segs) < 2 {
+		return namesys.Result{}, fmt.Errorf("resolve %s: %w", p, namesys.ErrResolveFailed)
+	}
+	target, ok := n[path.SegmentsToString(segs[:2]...)]
+	if !ok {
+		return namesys.Result{}, fmt.Errorf("resolve %s: %w", p, namesys.ErrResolveFailed)
+	}
+	full, err := path.Join(target, segs[2:]...)
+	if err != nil {
+		return namesys.Result{}, fmt.Errorf("resolve %s: %w", p, err)
+	}
+	return namesys.Result{Path: full, TTL: time.Minute}, nil
+}
+
+func (n fakeNames) ResolveAsync(ctx context.Context, p path.Path, opts ...namesys.ResolveOption) <-chan namesys.AsyncResult {
+	res, err := n.Resolve(ctx, p, opts...)
+	ch := make(chan namesys.AsyncResult, 1)
+	ch <- namesys.AsyncResult{Path: res.Path, TTL: res.TTL, Err: err}
+	close(ch)
+	return ch
+}
+
+func TestIPNS(t *testing.T) {
+	f := newFixture(t)
+	const key = "k51qzi5uqu5dlvj2baxnqndepeb86cbk3ng7n3i46uzyxzyqj2xjonzllnv0v8"
+
+	t.Run("no name system", func(t *testing.T) {
+		srv := newTestServer(t, f, nil, Config{}, nil, nil)
+		for _, target := range []string{"/ipns/example.org/", "/ipns/" + key + "/readme.txt", "/ipns/example.org?format=raw"} {
+			res, body := do(t, srv, http.MethodGet, target, nil, "")
+			if res.StatusCode != http.StatusNotImplemented {
+				t.Errorf("%s: status %d, want 501; body %q", target, res.StatusCode, body)
+			}
+			if !strings.Contains(string(body), ErrNoNameSystem.Error()) {
+				t.Errorf("%s: body %q lacks %q", target, body, ErrNoNameSystem)
+			}
+		}
+	})
+
+	t.Run("with a name system", func(t *testing.T) {
+		names := fakeNames{"/ipns/design.example": path.FromCid(f.dir)}
+		srv := newTestServer(t, f, nil, Config{}, names, nil)
+		res, body := do(t, srv, http.MethodGet, "/ipns/design.example/readme.txt", nil, "")
+		if res.StatusCode != http.StatusOK || !bytes.Equal(body, f.readme) {
+			t.Errorf("status %d body %q", res.StatusCode, body)
+		}
+		res, body = do(t, srv, http.MethodGet, "/ipns/unknown.example/", nil, "")
+		if res.StatusCode < 400 || res.StatusCode == http.StatusOK {
+			t.Errorf("unknown name: status %d body %q", res.StatusCode, body)
+		}
+	})
+}
+
+// staticIndex is an Index with fixed roots.
+type staticIndex []Root
+
+func (s staticIndex) Roots(context.Context) ([]Root, error) { return s, nil }
+
+// failingIndex is an Index that cannot list.
+type failingIndex struct{}
+
+func (failingIndex) Roots(context.Context) ([]Root, error) {
+	return nil, errors.New("index is on fire")
+}
+
+func TestHomePage(t *testing.T) {
+	f := newFixture(t)
+	index := staticIndex{
+		{CID: f.dir, Name: "Desk lamp <v2>", Size: 1536},
+		{CID: f.site, Name: `<script>alert("x")</script>`, Size: -1},
+		{CID: f.file, Name: "", Size: 3000},
+		{Name: "undefined CID is skipped"},
+	}
+	srv := newTestServer(t, f, nil, Config{}, nil, index)
+
+	res, body := do(t, srv, http.MethodGet, "/", nil, "")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("status %d body %q", res.StatusCode, body)
+	}
+	if ct := res.Header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	if res.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Error("home page readable cross-origin")
+	}
+	if bytes.Contains(body, []byte("<script")) {
+		t.Errorf("name not escaped:\n%s", body)
+	}
+	if bytes.Contains(body, []byte("undefined CID")) {
+		t.Error("root with undefined CID shown")
+	}
+
+	doc, err := html.Parse(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("parse home page: %v", err)
+	}
+	page := scrape(doc)
+	if page.title != "commons gateway" {
+		t.Errorf("title %q", page.title)
+	}
+	if !page.viewport {
+		t.Error("no viewport meta")
+	}
+	if page.h1 != "commons gateway" {
+		t.Errorf("h1 %q", page.h1)
+	}
+	wantLinks := []link{
+		{"/ipfs/" + f.dir.String() + "/", "Desk lamp <v2>"},
+		{"/ipfs/" + f.site.String() + "/", `<script>alert("x")</script>`},
+		{"/ipfs/" + f.file.String() + "/", f.file.String()},
+	}
+	if fmt.Sprint(page.links) != fmt.Sprint(wantLinks) {
+		t.Errorf("links\n got %q\nwant %q", page.links, wantLinks)
+	}
+	if !bytes.Contains(body, []byte("1.5 KiB")) {
+		t.Error("size not shown")
+	}
+
+	// The links lead to the content.
+	res, got := do(t, srv, http.MethodGet, wantLinks[1].href, nil, "")
+	if res.StatusCode != http.StatusOK || !bytes.Equal(got, f.indexHTML) {
+		t.Errorf("follow link: status %d body %q", res.StatusCode, got)
+	}
+
+	t.Run("empty and nil index", func(t *testing.T) {
+		for _, idx := range []Index{nil, staticIndex{}} {
+			srv := newTestServer(t, f, nil, Config{}, nil, idx)
+			res, body := do(t, srv, http.MethodGet, "/", nil, "")
+			if res.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("Nothing yet")) {
+				t.Errorf("index %T: status %d body %q", idx, res.StatusCode, body)
+			}
+		}
+	})
+
+	t.Run("failing index", func(t *testing.T) {
+		srv := newTestServer(t, f, nil, Config{}, nil, failingIndex{})
+		res, body := do(t, srv, http.MethodGet, "/", nil, "")
+		if res.StatusCode != http.StatusInternalServerError || bytes.Contains(body, []byte("on fire")) {
+			t.Errorf("status %d body %q, want 500 without internals", res.StatusCode, body)
+		}
+	})
+}
+
+type link struct{ href, text string }
+
+type scraped struct {
+	title, h1 string
+	viewport  bool
+	links     []link
+}
+
+// scrape collects the parts of a parsed page the tests check.
+func scrape(n *html.Node) scraped {
+	var s scraped
+	var text func(*html.Node) string
+	text = func(n *html.Node) string {
+		if n.Type == html.TextNode {
+			return n.Data
+		}
+		var b strings.Builder
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			b.WriteString(text(c))
+		}
+		return b.String()
+	}
+	attr := func(n *html.Node, key string) string {
+		for _, a := range n.Attr {
+			if a.Key == key {
+				return a.Val
+			}
+		}
+		return ""
+	}
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode {
+			switch n.Data {
+			case "title":
+				s.title = text(n)
+			case "h1":
+				s.h1 = text(n)
+			case "meta":
+				if attr(n, "name") == "viewport" && strings.Contains(attr(n, "content"), "width=device-width") {
+					s.viewport = true
+				}
+			case "a":
+				s.links = append(s.links, link{attr(n, "href"), text(n)})
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(n)
+	return s
+}
+
+func TestHealthz(t *testing.T) {
+	f := newFixture(t)
+	srv := newTestServer(t, f, nil, Config{}, nil, nil)
+	res, body := do(t, srv, http.MethodGet, "/healthz", nil, "")
+	if res.StatusCode != http.StatusOK || string(body) != "ok" {
+		t.Errorf("status %d body %q", res.StatusCode, body)
+	}
+	res, _ = do(t, srv, http.MethodOptions, "/healthz", nil, "")
+	if res.StatusCode != http.StatusNoContent || !strings.Contains(res.Header.Get("Allow"), "GET") {
+		t.Errorf("OPTIONS: status %d Allow %q", res.StatusCode, res.Header.Get("Allow"))
+	}
+}
+
+func TestMetricsRegisterer(t *testing.T) {
+	f := newFixture(t)
+	reg := prometheus.NewRegistry()
+	srv := newTestServer(t, f, nil, Config{Registerer: reg}, nil, nil)
+	do(t, srv, http.MethodGet, "/ipfs/"+f.file.String(), nil, "")
+
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mfs) == 0 {
+		t.Fatal("no metrics registered on the given registerer")
+	}
+
+	// Nil registerers get private registries: two gateways in one process
+	// do not collide, and nothing lands in the global registry.
+	before, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := New(Config{}, blockservice.New(f.bstore, offline.Exchange(f.bstore)), nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Errorf("default registry grew from %d to %d metric families", len(before), len(after))
+	}
+}
+
+func TestConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     Config
+		wantErr bool
+		check   func(Config) error
+	}{
+		{"zero gets defaults", Config{}, false, func(c Config) error {
+			if c.RetrievalTimeout != DefaultRetrievalTimeout || c.MaxConcurrentRequests != DefaultMaxConcurrentRequests ||
+				c.MaxRequestDuration != DefaultMaxRequestDuration || fmt.Sprint(c.Hostnames) != "[localhost]" ||
+				c.Registerer == nil || c.Logger == nil {
+				return fmt.Errorf("defaults not applied: %+v", c)
+			}
+			return nil
+		}},
+		{"hostnames normalized", Config{Hostnames: []string{" Gateway.Example. ", "localhost"}}, false, func(c Config) error {
+			if fmt.Sprint(c.Hostnames) != "[gateway.example localhost]" {
+				return fmt.Errorf("hostnames %q", c.Hostnames)
+			}
+			return nil
+		}},
+		{"explicit values kept", Config{RetrievalTimeout: time.Second, MaxConcurrentRequests: 7, MaxRequestDuration: time.Minute}, false, func(c Config) error {
+			if c.RetrievalTimeout != time.Second || c.MaxConcurrentRequests != 7 || c.MaxRequestDuration != time.Minute {
+				return fmt.Errorf("values changed: %+v", c)
+			}
+			return nil
+		}},
+		{"negative retrieval timeout", Config{RetrievalTimeout: -1}, true, nil},
+		{"negative max concurrent", Config{MaxConcurrentRequests: -1}, true, nil},
+		{"negative max duration", Config{MaxRequestDuration: -time.Second}, true, nil},
+		{"empty hostname", Config{Hostnames: []string{""}}, true, nil},
+		{"hostname with scheme", Config{Hostnames: []string{"http://localhost"}}, true, nil},
+		{"hostname with port", Config{Hostnames: []string{"localhost:8080"}}, true, nil},
+		{"IP hostname", Config{Hostnames: []string{"127.0.0.1"}}, true, nil},
+		{"wildcard hostname", Config{Hostnames: []string{"*.example"}}, true, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.cfg.withDefaults()
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err %v, want error %v", err, tt.wantErr)
+			}
+			if tt.check != nil {
+				if err := tt.check(got); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+
+	f := newFixture(t)
+	if _, err := New(Config{}, nil, nil, nil); err == nil {
+		t.Error("New with nil block service: no error")
+	}
+	if _, err := New(Config{Hostnames: []string{"127.0.0.1"}}, blockservice.New(f.bstore, nil), nil, nil); err == nil {
+		t.Error("New with IP hostname: no error")
+	}
+}
+
+func TestFormatSize(t *testing.T) {
+	tests := []struct {
+		n    int64
+		want string
+	}{
+		{-1, ""},
+		{0, "0 B"},
+		{1023, "1023 B"},
+		{1024, "1.0 KiB"},
+		{1536, "1.5 KiB"},
+		{5 << 20, "5.0 MiB"},
+		{3 << 30, "3.0 GiB"},
+		{1 << 62, "4.0 EiB"},
+	}
+	for _, tt := range tests {
+		if got := formatSize(tt.n); got != tt.want {
+			t.Errorf("formatSize(%d) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+}
+
+func TestNameSystemAdapter(t *testing.T) {
+	p, err := path.NewPath("/ipns/example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := nameSystem(nil)
+	_, err = ns.Resolve(t.Context(), p)
+	if !errors.Is(err, ErrNoNameSystem) {
+		t.Errorf("Resolve: %v, want ErrNoNameSystem", err)
+	}
+	for r := range ns.ResolveAsync(t.Context(), p) {
+		if !errors.Is(r.Err, ErrNoNameSystem) {
+			t.Errorf("ResolveAsync: %v, want ErrNoNameSystem", r.Err)
+		}
+	}
+	if err := ns.Publish(t.Context(), nil, p); !errors.Is(err, errPublishUnsupported) {
+		t.Errorf("Publish: %v", err)
+	}
+
+	names := fakeNames{}
+	if got := nameSystem(names); got.(readOnlyNames).Resolver == nil {
+		t.Error("resolver not kept")
+	}
+}
