@@ -1,0 +1,60 @@
+# commons: see README.md. Targets CI and users rely on:
+#   build test test-race e2e interop bench fuzz lint generate demo clean
+GO      ?= go
+BIN     := bin/commons
+DEMO    := .demo
+PKGS    := ./...
+# Kubo, for interop tests and benchmarks, is built from node/nodetest/kubo
+# (its own module, pinned to v0.43.1) into bin/ipfs-kubo.
+KUBO    := $(CURDIR)/bin/ipfs-kubo
+
+.PHONY: build test test-race e2e interop kubo bench fuzz lint generate demo clean
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/commons
+
+# Everything CI runs: vet, unit and multi-node tests with -race, the binary
+# end-to-end tests and the interop tests against a real Kubo node.
+test: build kubo
+	$(GO) vet $(PKGS)
+	COMMONS_KUBO_BIN=$(KUBO) COMMONS_BIN=$(CURDIR)/$(BIN) $(GO) test -race -timeout 20m $(PKGS)
+
+test-race: test
+
+e2e: build
+	COMMONS_BIN=$(CURDIR)/$(BIN) $(GO) test -race -run 'E2E' -count=1 ./cmd/commons/
+
+interop: build kubo
+	COMMONS_KUBO_BIN=$(KUBO) COMMONS_BIN=$(CURDIR)/$(BIN) $(GO) test -run 'Kubo' -count=1 -v ./node/... ./cmd/...
+
+kubo: $(KUBO)
+$(KUBO): node/nodetest/kubo/go.mod node/nodetest/kubo/go.sum
+	@mkdir -p bin
+	@echo "building Kubo v0.43.1 for interop tests (takes about 2 minutes the first time)"
+	cd node/nodetest/kubo && $(GO) build -trimpath -o $(KUBO) github.com/ipfs/kubo/cmd/ipfs
+
+bench: build kubo
+	COMMONS_KUBO_BIN=$(KUBO) $(GO) run ./cmd/commons-bench
+
+fuzz:
+	@for spec in $$($(GO) test -list 'Fuzz.*' $(PKGS) 2>/dev/null | grep -E '^(Fuzz|ok)' | awk '/^Fuzz/{f=$$1} /^ok/{if(f!=""){print $$2}; f=""}'); do :; done
+	./.ci/fuzz.sh $(FUZZTIME)
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
+	$(GO) vet $(PKGS)
+
+generate:
+	$(GO) generate $(PKGS)
+
+# The main job: build, make a local repo, publish the demo design bundle, and
+# run the node with its gateway on http://127.0.0.1:8080.
+demo: build
+	@test -f $(DEMO)/config.toml || $(BIN) --repo $(DEMO) init --profile lan >/dev/null
+	$(BIN) --repo $(DEMO) publish testdata/demo/brick-press
+	@echo
+	@echo "open the gateway URL above in a browser; Ctrl-C stops the node"
+	$(BIN) --repo $(DEMO) daemon
+
+clean:
+	rm -rf bin $(DEMO)

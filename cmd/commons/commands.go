@@ -1,0 +1,749 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ipfs/boxo/blockservice"
+	"github.com/ipfs/boxo/ipld/merkledag"
+	"github.com/ipfs/go-cid"
+	carbs "github.com/ipld/go-car/v2/blockstore"
+	"github.com/spf13/cobra"
+
+	"github.com/commons-p2p/commons/gateway/api"
+	"github.com/commons-p2p/commons/node"
+	"github.com/commons-p2p/commons/pkg/carfile"
+	"github.com/commons-p2p/commons/pkg/config"
+	"github.com/commons-p2p/commons/pkg/folder"
+	"github.com/commons-p2p/commons/pkg/repo"
+)
+
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	repoPath       string
+	jsonOut        bool
+	quiet          bool
+}
+
+const exitCodesHelp = `Exit codes:
+  0    success
+  1    error not covered below
+  2    wrong command line (unknown command or flag, missing argument)
+  3    content not found: no peer provided it within fetch.timeout, or it is not pinned
+  4    input refused: malformed CID or path, unsafe folder, damaged or foreign CAR
+  5    repo problem: no repo (run 'commons init'), repo in use, invalid config
+  6    needs the network: start 'commons daemon' first
+  130  interrupted`
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "commons",
+		Short: "Share open-hardware design bundles peer to peer, on the IPFS network",
+		Long: `commons runs a node that publishes, pins, finds and serves design bundles:
+folders of CAD files, bills of materials and build instructions, stored as
+content-addressed UnixFS DAGs with ordinary CIDs, so Kubo nodes, public IPFS
+gateways and pinning services can read them too.
+
+Start with:
+  commons init                      create a repo (identity, config, store) in ~/.commons
+  commons daemon                    run the node and its gateway at http://127.0.0.1:8080
+  commons publish ./brick-press     import, pin and announce a folder
+
+Commands that change or read content talk to a running daemon through its
+local API; with no daemon they open the repo directly, and commands that need
+the network say so.
+
+` + exitCodesHelp,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if a.repoPath == "" {
+				p, err := repo.DefaultPath()
+				if err != nil {
+					return err
+				}
+				a.repoPath = p
+			}
+			return nil
+		},
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
+	})
+	root.PersistentFlags().StringVar(&a.repoPath, "repo", "", "repo directory (default $COMMONS_REPO, else ~/.commons)")
+	root.PersistentFlags().BoolVar(&a.jsonOut, "json", false, "print results as JSON")
+	root.PersistentFlags().BoolVarP(&a.quiet, "quiet", "q", false, "print only the essential result (no progress)")
+	root.AddCommand(
+		a.initCommand(), a.daemonCommand(), a.publishCommand(), a.getCommand(), a.catCommand(),
+		a.lsCommand(), a.pinCommand(), a.gcCommand(), a.idCommand(), a.peersCommand(),
+		a.connectCommand(), a.exportCommand(), a.importCommand(), a.versionCommand(),
+	)
+	return root
+}
+
+func args(n int, names string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if len(a) != n {
+			return usageError{fmt.Errorf("%s wants %s (got %d arguments)\nRun '%s --help' for usage.", cmd.CommandPath(), names, len(a), cmd.CommandPath())}
+		}
+		return nil
+	}
+}
+
+// service returns the running daemon's API if there is one, else the repo
+// opened directly as an offline node. The returned func releases it.
+func (a *app) service(ctx context.Context) (api.Service, func(), error) {
+	if url := repo.ReadAPI(a.repoPath); url != "" {
+		c := api.NewClient(url, nil)
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := c.Ping(pctx)
+		cancel()
+		if err == nil {
+			return c, func() {}, nil
+		}
+	}
+	r, err := repo.Open(a.repoPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	n, err := node.New(ctx, node.Config{Settings: r.Config, Identity: r.Identity, Store: r.Store, Offline: true})
+	if err != nil {
+		r.Close()
+		return nil, nil, err
+	}
+	return n, func() { n.Close(); r.Close() }, nil
+}
+
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (a *app) initCommand() *cobra.Command {
+	var profile string
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Create a repo: identity key, config file and store",
+		Long: `Create a repo: an ed25519 identity, a config file with every key at its
+default (see docs/operations.md), and an empty store.
+
+Profiles:
+  default  join the public IPFS network (bootstrap peers, dual DHT, mDNS)
+  lan      a network with no internet: no bootstrap, mDNS, one DHT over the LAN
+  test     loopback only, every port 0, no bootstrap or mDNS: for tests and scripts`,
+		Args: args(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.FromProfile(profile)
+			if err != nil {
+				return usageError{err}
+			}
+			id, err := repo.Init(a.repoPath, cfg)
+			if err != nil {
+				return err
+			}
+			if a.jsonOut {
+				return a.printJSON(map[string]string{"repo": a.repoPath, "peer_id": id.String(), "profile": profile})
+			}
+			fmt.Fprintf(a.stdout, "initialised repo %s (profile %s)\npeer id %s\nnext: commons --repo %s daemon\n", a.repoPath, profile, id, a.repoPath)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&profile, "profile", "default", "configuration profile: default, lan or test")
+	return cmd
+}
+
+func (a *app) daemonCommand() *cobra.Command {
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "daemon",
+		Short: "Run the node: libp2p host, DHT, bitswap, gateway and API (Ctrl-C stops it)",
+		Long: `Run the node until interrupted (Ctrl-C or SIGTERM stop it cleanly).
+
+On start it writes its actual addresses into the repo, so ports given as 0
+can be found: 'api' (API URL), 'gateway' (gateway URL) and 'listen' (libp2p
+multiaddrs). They are removed on a clean stop.`,
+		Args: args(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
+				return usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)}
+			}
+			log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: lvl}))
+			return a.runDaemon(cmd.Context(), log)
+		},
+	}
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func (a *app) runDaemon(ctx context.Context, log *slog.Logger) error {
+	r, err := repo.Open(a.repoPath)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	n, err := node.New(ctx, node.Config{Settings: r.Config, Identity: r.Identity, Store: r.Store, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	if err := r.WriteAddrs(repo.Addrs{API: n.APIURL(), Gateway: n.GatewayURL(), Listen: n.ListenAddrs()}); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "commons daemon running\npeer id  %s\ngateway  %s/\napi      %s\n", r.PeerID(), n.GatewayURL(), n.APIURL())
+	for _, l := range n.ListenAddrs() {
+		fmt.Fprintf(a.stdout, "listen   %s\n", l)
+	}
+	fmt.Fprintln(a.stdout, "press Ctrl-C to stop")
+	err = n.Run(ctx)
+	fmt.Fprintln(a.stdout, "stopping")
+	if cerr := n.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err == nil && ctx.Err() != nil {
+		return nil // a requested stop is a success
+	}
+	return err
+}
+
+func (a *app) publishCommand() *cobra.Command {
+	var name string
+	var hidden bool
+	cmd := &cobra.Command{
+		Use:   "publish DIR",
+		Short: "Import a folder (or file), pin it and announce it; prints its CID and gateway URL",
+		Long: `Import DIR as a UnixFS DAG (CIDv1, raw leaves, buzhash chunking by default, so
+a new version of a large file shares most blocks with the old one), pin it,
+make it durable on disk and announce it to the DHT.
+
+Refused, with nothing pinned: symlinks pointing outside DIR, device files,
+FIFOs and sockets, unreadable files, and names that cannot be carried safely.
+Names starting with '.' are skipped unless --hidden.`,
+		Args: args(1, "one folder or file"),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			ctx := cmd.Context()
+			dir := argv[0]
+			fo := folder.DefaultOptions()
+			fo.Hidden = hidden
+			nd, totals, err := folder.Open(dir, fo)
+			if err != nil {
+				return fmt.Errorf("%w: %w", api.ErrInvalid, err)
+			}
+			if name == "" {
+				abs, _ := filepath.Abs(dir)
+				name = filepath.Base(abs)
+			}
+			svc, done, err := a.service(ctx)
+			if err != nil {
+				return err
+			}
+			defer done()
+			pr := a.progress("import", totals.Bytes)
+			res, err := svc.Publish(ctx, nd, api.PublishOptions{Name: name}, pr.update)
+			pr.done()
+			if err != nil {
+				return err
+			}
+			if a.jsonOut {
+				return a.printJSON(res)
+			}
+			if a.quiet {
+				fmt.Fprintln(a.stdout, res.CID)
+				return nil
+			}
+			fmt.Fprintf(a.stdout, "published %s\ncid      %s\nfiles    %d, %s\n", res.Name, res.CID, totals.Files, humanBytes(totals.Bytes))
+			if res.GatewayURL != "" {
+				fmt.Fprintf(a.stdout, "gateway  %s\n", res.GatewayURL)
+			} else {
+				fmt.Fprintln(a.stdout, "(no daemon running: it will be announced when 'commons daemon' starts)")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "pin name (default: the folder's name)")
+	cmd.Flags().BoolVar(&hidden, "hidden", false, "include files and folders whose names start with '.'")
+	return cmd
+}
+
+func (a *app) getCommand() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "get CID[/PATH]",
+		Short: "Fetch a bundle (from whichever peer has it), verify it and write it to a folder",
+		Long: `Fetch the DAG at CID[/PATH] from the local store or from peers, verify every
+block, and write it to -o (default: the CID). The target must not exist. Names
+in the DAG that would write outside the target ('..', absolute paths, escaping
+symlinks) are refused and nothing is written.`,
+		Args: args(1, "one CID or path"),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			ctx := cmd.Context()
+			p := argv[0]
+			if out == "" {
+				out = filepath.Base(strings.TrimRight(p, "/"))
+			}
+			if _, err := os.Lstat(out); err == nil {
+				return fmt.Errorf("get: %w: %s already exists; choose another -o", api.ErrInvalid, out)
+			}
+			svc, done, err := a.service(ctx)
+			if err != nil {
+				return err
+			}
+			defer done()
+			pr := a.progress("fetch", 0)
+			if n, ok := svc.(*node.Node); ok {
+				err = n.Get(ctx, p, out, pr.update)
+			} else {
+				err = a.getThroughDaemon(ctx, svc, p, out, pr.update)
+			}
+			pr.done()
+			if err != nil {
+				return err
+			}
+			if !a.quiet {
+				fmt.Fprintf(a.stdout, "wrote %s\n", out)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "", "where to write (default: the last path element)")
+	return cmd
+}
+
+// getThroughDaemon asks the daemon for a CAR of the DAG, verifies it here
+// and writes the folder from it, so that what lands on disk was checked by
+// the process that writes it.
+func (a *app) getThroughDaemon(ctx context.Context, svc api.Service, p, out string, progress func(api.Progress)) error {
+	tmp, err := os.CreateTemp(filepath.Dir(out), ".commons-get-*.car")
+	if err != nil {
+		return fmt.Errorf("get %s: %w", p, err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	if err := svc.Export(ctx, p, tmp, progress); err != nil {
+		return fmt.Errorf("get %s: %w", p, err)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("get %s: %w", p, err)
+	}
+	res, err := carfile.Verify(ctx, tmp, carfile.ImportOptions{RequireComplete: true})
+	if err != nil {
+		return fmt.Errorf("get %s: the daemon sent a bad CAR: %w", p, err)
+	}
+	if len(res.Roots) != 1 {
+		return fmt.Errorf("get %s: the daemon sent %d roots, want 1", p, len(res.Roots))
+	}
+	bs, err := carbs.OpenReadOnly(tmp.Name())
+	if err != nil {
+		return fmt.Errorf("get %s: %w", p, err)
+	}
+	defer bs.Close()
+	dag := merkledag.NewDAGService(blockservice.New(bs, nil))
+	wo := folder.WriteOptions{Progress: func(fp folder.Progress) {
+		progress(api.Progress{Phase: "write", Files: fp.Files, Bytes: fp.Bytes, Path: fp.Path})
+	}}
+	if err := folder.Write(ctx, dag, res.Roots[0], out, wo); err != nil {
+		return fmt.Errorf("get %s: %w", p, err)
+	}
+	return nil
+}
+
+func (a *app) catCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "cat CID/PATH",
+		Short: "Print a file's bytes",
+		Args:  args(1, "one CID or path to a file"),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			ctx := cmd.Context()
+			svc, done, err := a.service(ctx)
+			if err != nil {
+				return err
+			}
+			defer done()
+			rc, err := svc.Cat(ctx, argv[0])
+			if err != nil {
+				return err
+			}
+			defer rc.Close()
+			if _, err := io.Copy(a.stdout, rc); err != nil {
+				return fmt.Errorf("cat %s: %w", argv[0], err)
+			}
+			return nil
+		},
+	}
+}
+
+func (a *app) lsCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "ls CID[/PATH]",
+		Short: "List a directory: name, type, size and CID of each entry",
+		Args:  args(1, "one CID or path"),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			ctx := cmd.Context()
+			svc, done, err := a.service(ctx)
+			if err != nil {
+				return err
+			}
+			defer done()
+			es, err := svc.Ls(ctx, argv[0])
+			if err != nil {
+				return err
+			}
+			if a.jsonOut {
+				return a.printJSON(es)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			for _, e := range es {
+				size := "-"
+				if e.Size >= 0 {
+					size = humanBytes(e.Size)
+				}
+				name := e.Name
+				if e.Type == "directory" {
+					name += "/"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", name, size, e.CID)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func (a *app) pinCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "pin",
+		Short: "Keep content: list, add and remove pins",
+		Args:  args(0, "a subcommand: ls, add or rm"),
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	var name string
+	add := &cobra.Command{
+		Use:   "add CID",
+		Short: "Fetch the whole DAG (from peers if needed) and pin it",
+		Args:  args(1, "one CID"),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			ctx := cmd.Context()
+			c, err := parseCID(argv[0])
+			if err != nil {
+				return err
+			}
+			svc, done, err := a.service(ctx)
+			if err != nil {
+				return err
+			}
+			defer done()
+			pr := a.progress("fetch", 0)
+			err = svc.Pin(ctx, c, name, pr.update)
+			pr.done()
+			if err != nil {
+				return err
+			}
+			if a.jsonOut {
+				return a.printJSON(map[string]any{"pinned": c})
+			}
+			fmt.Fprintf(a.stdout, "pinned %s\n", c)
+			return nil
+		},
+	}
+	add.Flags().StringVar(&name, "name", "", "a name for the pin")
+	rm := &cobra.Command{
+		Use:   "rm CID",
+		Short: "Remove a pin (blocks are freed by the next 'commons gc')",
+		Args:  args(1, "one CID"),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			ctx := cmd.Context()
+			c, err := parseCID(argv[0])
+			if err != nil {
+				return err
+			}
+			svc, done, err := a.service(ctx)
+			if err != nil {
+				return err
+			}
+			defer done()
+			if err := svc.Unpin(ctx, c); err != nil {
+				return err
+			}
+			if a.jsonOut {
+				return a.printJSON(map[string]any{"unpinned": c})
+			}
+			fmt.Fprintf(a.stdout, "unpinned %s\n", c)
+			return nil
+		},
+	}
+	ls := &cobra.Command{
+		Use:   "ls",
+		Short: "List pins",
+		Args:  args(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			svc, done, err := a.service(ctx)
+			if err != nil {
+				return err
+			}
+			defer done()
+			pins, err := svc.Pins(ctx)
+			if err != nil {
+				return err
+			}
+			if a.jsonOut {
+				if pins == nil {
+					pins = []api.PinInfo{}
+				}
+				return a.printJSON(pins)
+			}
+			for _, p := range pins {
+				fmt.Fprintln(a.stdout, strings.TrimSpace(fmt.Sprintf("%s %s %s", p.CID, p.Type, p.Name)))
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(ls, add, rm)
+	return cmd
+}
+
+func (a *app) gcCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "gc",
+		Short: "Remove blocks that no pin needs",
+		Args:  args(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			svc, done, err := a.service(ctx)
+			if err != nil {
+				return err
+			}
+			defer done()
+			res, err := svc.GC(ctx)
+			if err != nil {
+				return err
+			}
+			if a.jsonOut {
+				return a.printJSON(res)
+			}
+			fmt.Fprintf(a.stdout, "removed %d blocks, kept %d (%s)\n", res.Removed, res.Kept, res.Duration.Round(time.Millisecond))
+			return nil
+		},
+	}
+}
+
+func (a *app) idCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "id",
+		Short: "Show this node's peer ID, public key and addresses",
+		Args:  args(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			svc, done, err := a.service(ctx)
+			if err != nil {
+				return err
+			}
+			defer done()
+			info, err := svc.ID(ctx)
+			if err != nil {
+				return err
+			}
+			if info.PeerID == "" { // offline: the identity is still known
+				if r, err := repo.Open(a.repoPath); err == nil {
+					info.PeerID = r.PeerID().String()
+					r.Close()
+				}
+			}
+			if a.jsonOut {
+				return a.printJSON(info)
+			}
+			fmt.Fprintf(a.stdout, "peer id  %s\nagent    %s\nonline   %v\n", info.PeerID, info.AgentVer, info.Online)
+			if info.GatewayURL != "" {
+				fmt.Fprintf(a.stdout, "gateway  %s/\n", info.GatewayURL)
+			}
+			for _, ad := range info.Addresses {
+				fmt.Fprintf(a.stdout, "address  %s\n", ad)
+			}
+			return nil
+		},
+	}
+}
+
+func (a *app) peersCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "peers",
+		Short: "List connected peers (needs the daemon)",
+		Args:  args(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			svc, done, err := a.service(ctx)
+			if err != nil {
+				return err
+			}
+			defer done()
+			ps, err := svc.Peers(ctx)
+			if err != nil {
+				return err
+			}
+			if a.jsonOut {
+				if ps == nil {
+					ps = []api.PeerInfo{}
+				}
+				return a.printJSON(ps)
+			}
+			for _, p := range ps {
+				fmt.Fprintf(a.stdout, "%s/p2p/%s %s\n", p.Address, p.PeerID, p.Direction)
+			}
+			return nil
+		},
+	}
+}
+
+func (a *app) connectCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "connect MULTIADDR",
+		Short: "Connect to a peer, e.g. /ip4/192.168.1.20/tcp/4101/p2p/12D3KooW... (needs the daemon)",
+		Args:  args(1, "one multiaddr ending in /p2p/<peer id>"),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			ctx := cmd.Context()
+			svc, done, err := a.service(ctx)
+			if err != nil {
+				return err
+			}
+			defer done()
+			if err := svc.Connect(ctx, argv[0]); err != nil {
+				return err
+			}
+			if a.jsonOut {
+				return a.printJSON(map[string]string{"connected": argv[0]})
+			}
+			fmt.Fprintf(a.stdout, "connected %s\n", argv[0])
+			return nil
+		},
+	}
+}
+
+func (a *app) exportCommand() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "export CID[/PATH] -o FILE.car",
+		Short: "Write a whole DAG to a CAR file (fetching what is missing)",
+		Args:  args(1, "one CID or path"),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			ctx := cmd.Context()
+			if out == "" {
+				return usageError{errors.New("export needs -o FILE.car (use -o - for standard output)")}
+			}
+			svc, done, err := a.service(ctx)
+			if err != nil {
+				return err
+			}
+			defer done()
+			var w io.Writer = a.stdout
+			var f *os.File
+			if out != "-" {
+				// Write beside the target and rename at the end, so an
+				// interrupted export never leaves a CAR that looks whole.
+				f, err = os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".partial-*")
+				if err != nil {
+					return fmt.Errorf("export: %w", err)
+				}
+				defer os.Remove(f.Name())
+				defer f.Close()
+				w = f
+			}
+			pr := a.progress("export", 0)
+			err = svc.Export(ctx, argv[0], w, pr.update)
+			pr.done()
+			if err != nil {
+				return err
+			}
+			if f != nil {
+				if err := f.Chmod(0o644); err != nil {
+					return fmt.Errorf("export: %w", err)
+				}
+				if err := f.Sync(); err != nil {
+					return fmt.Errorf("export: %w", err)
+				}
+				if err := f.Close(); err != nil {
+					return fmt.Errorf("export: %w", err)
+				}
+				if err := os.Rename(f.Name(), out); err != nil {
+					return fmt.Errorf("export: %w", err)
+				}
+				if !a.quiet {
+					fmt.Fprintf(a.stderr, "wrote %s\n", out)
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "", "CAR file to write, or - for standard output")
+	return cmd
+}
+
+func (a *app) importCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "import FILE.car",
+		Short: "Verify a CAR file completely, store it and pin its roots (nothing is stored from a bad file)",
+		Args:  args(1, "one CAR file (or - for standard input)"),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			ctx := cmd.Context()
+			var r io.Reader = a.stdin
+			if argv[0] != "-" {
+				f, err := os.Open(argv[0])
+				if err != nil {
+					return fmt.Errorf("import: %w", err)
+				}
+				defer f.Close()
+				r = f
+			}
+			svc, done, err := a.service(ctx)
+			if err != nil {
+				return err
+			}
+			defer done()
+			pr := a.progress("import", 0)
+			res, err := svc.Import(ctx, r, pr.update)
+			pr.done()
+			if err != nil {
+				return fmt.Errorf("%s: %w", argv[0], err)
+			}
+			if a.jsonOut {
+				return a.printJSON(res)
+			}
+			for _, c := range res.Roots {
+				fmt.Fprintf(a.stdout, "pinned %s\n", c)
+			}
+			if !a.quiet {
+				fmt.Fprintf(a.stdout, "imported %d blocks, %s\n", res.Blocks, humanBytes(res.Bytes))
+			}
+			return nil
+		},
+	}
+}
+
+func (a *app) versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  args(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintln(a.stdout, node.UserAgent)
+			return nil
+		},
+	}
+}
+
+func parseCID(s string) (cid.Cid, error) {
+	c, err := cid.Decode(strings.TrimPrefix(s, "/ipfs/"))
+	if err != nil {
+		return cid.Undef, fmt.Errorf("%w: %q is not a CID: %v", api.ErrInvalid, s, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,76 @@
+// Command commons runs and controls a commons node: a peer on the IPFS
+// network that publishes, pins, finds and serves open-hardware design
+// bundles. Run `commons --help` for the commands, and docs/operations.md for
+// configuration, files and exit codes.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/commons-p2p/commons/gateway/api"
+	"github.com/commons-p2p/commons/pkg/config"
+	"github.com/commons-p2p/commons/pkg/repo"
+)
+
+// Exit codes. Documented in docs/operations.md and in `commons --help`.
+const (
+	exitOK       = 0
+	exitError    = 1 // anything not listed below
+	exitUsage    = 2 // wrong arguments or flags
+	exitNotFound = 3 // content not found on the network within fetch.timeout, or not pinned
+	exitInvalid  = 4 // input refused: malformed CID or path, unsafe folder, damaged CAR
+	exitRepo     = 5 // no repo, repo in use, bad config
+	exitOffline  = 6 // needs the network: start `commons daemon`
+	exitSignal   = 130
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command line and returns the process exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "commons: %v\n", err)
+	return exitCode(ctx, err)
+}
+
+// usageError marks a wrong command line.
+type usageError struct{ error }
+
+func exitCode(ctx context.Context, err error) int {
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		return exitUsage
+	case ctx.Err() != nil:
+		return exitSignal
+	case errors.Is(err, api.ErrNotFound), errors.Is(err, api.ErrNotPinned):
+		return exitNotFound
+	case errors.Is(err, api.ErrInvalid):
+		return exitInvalid
+	case errors.Is(err, repo.ErrNotInitialized), errors.Is(err, repo.ErrLocked), errors.Is(err, repo.ErrExists), errors.Is(err, config.ErrInvalid):
+		return exitRepo
+	case errors.Is(err, api.ErrOffline):
+		return exitOffline
+	}
+	return exitError
+}

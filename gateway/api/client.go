@@ -1,0 +1,281 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/ipfs/boxo/files"
+	"github.com/ipfs/go-cid"
+)
+
+// Client is a Service reached over HTTP: the CLI's view of a running daemon.
+type Client struct {
+	base string
+	hc   *http.Client
+}
+
+var _ Service = (*Client)(nil)
+
+// NewClient returns a client for the API at baseURL (e.g.
+// http://127.0.0.1:5101). hc nil means a client with no overall timeout:
+// long operations are bounded by ctx and by the daemon's fetch timeout.
+func NewClient(baseURL string, hc *http.Client) *Client {
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc}
+}
+
+// Ping reports whether a daemon answers at the client's URL.
+func (c *Client) Ping(ctx context.Context) error {
+	_, err := c.ID(ctx)
+	return err
+}
+
+func (c *Client) post(ctx context.Context, op string, q url.Values, body io.Reader, ctype string) (*http.Response, error) {
+	u := c.base + Prefix + op
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, body)
+	if err != nil {
+		return nil, fmt.Errorf("api %s: %w", op, err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("api %s: daemon at %s: %w", op, c.base, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		return nil, decodeError(op, resp.StatusCode, resp.Body)
+	}
+	return resp, nil
+}
+
+// decodeError turns an error response back into an error that wraps the
+// matching sentinel.
+func decodeError(op string, status int, r io.Reader) error {
+	var eb errorBody
+	b, _ := io.ReadAll(io.LimitReader(r, 64<<10))
+	if json.Unmarshal(b, &eb) != nil || eb.Error == "" {
+		eb.Error = fmt.Sprintf("HTTP %d: %s", status, strings.TrimSpace(string(b)))
+	}
+	return remoteError{msg: eb.Error, kind: eb.Kind}
+}
+
+// remoteError is an error reported by the daemon. Its message is the
+// daemon's; errors.Is matches the sentinel of its kind.
+type remoteError struct{ msg, kind string }
+
+func (e remoteError) Error() string { return e.msg }
+
+func (e remoteError) Is(target error) bool {
+	switch e.kind {
+	case "invalid":
+		return target == ErrInvalid
+	case "not_found":
+		return target == ErrNotFound
+	case "not_pinned":
+		return target == ErrNotPinned
+	case "offline":
+		return target == ErrOffline
+	case "cancelled":
+		return target == context.Canceled
+	}
+	return false
+}
+
+func (c *Client) call(ctx context.Context, op string, q url.Values, out any) error {
+	resp, err := c.post(ctx, op, q, nil, "")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("api %s: decode reply: %w", op, err)
+	}
+	return nil
+}
+
+// readStream reads an NDJSON progress stream into out.
+func readStream(op string, body io.Reader, progress func(Progress), out any) error {
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		var line streamLine
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			return fmt.Errorf("api %s: bad reply line: %w", op, err)
+		}
+		switch {
+		case line.Progress != nil:
+			if progress != nil {
+				progress(*line.Progress)
+			}
+		case line.Error != nil:
+			return remoteError{msg: line.Error.Error, kind: line.Error.Kind}
+		case line.Result != nil:
+			if out == nil {
+				return nil
+			}
+			if err := json.Unmarshal(line.Result, out); err != nil {
+				return fmt.Errorf("api %s: decode result: %w", op, err)
+			}
+			return nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("api %s: reply cut short: %w", op, err)
+	}
+	return fmt.Errorf("api %s: the daemon closed the connection before answering (did it stop?)", op)
+}
+
+func q(arg string) url.Values { return url.Values{"arg": {arg}} }
+
+// ID implements Service.
+func (c *Client) ID(ctx context.Context) (IDInfo, error) {
+	var info IDInfo
+	return info, c.call(ctx, "id", nil, &info)
+}
+
+// Publish implements Service. The folder is streamed to the daemon as a
+// multipart body, as Kubo's `ipfs add` does.
+func (c *Client) Publish(ctx context.Context, dir files.Node, opts PublishOptions, progress func(Progress)) (PublishResult, error) {
+	name := opts.Name
+	if name == "" {
+		name = "bundle"
+	}
+	mfr := files.NewMultiFileReader(files.NewMapDirectory(map[string]files.Node{name: dir}), true, false)
+	resp, err := c.post(ctx, "publish", url.Values{"name": {opts.Name}}, mfr, "multipart/form-data; boundary="+mfr.Boundary())
+	if err != nil {
+		return PublishResult{}, err
+	}
+	defer resp.Body.Close()
+	var res PublishResult
+	return res, readStream("publish", resp.Body, progress, &res)
+}
+
+// Pin implements Service.
+func (c *Client) Pin(ctx context.Context, k cid.Cid, name string, progress func(Progress)) error {
+	resp, err := c.post(ctx, "pin/add", url.Values{"arg": {k.String()}, "name": {name}}, nil, "")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return readStream("pin/add", resp.Body, progress, nil)
+}
+
+// Unpin implements Service.
+func (c *Client) Unpin(ctx context.Context, k cid.Cid) error {
+	return c.call(ctx, "pin/rm", q(k.String()), &struct{}{})
+}
+
+// Pins implements Service.
+func (c *Client) Pins(ctx context.Context) ([]PinInfo, error) {
+	var pins []PinInfo
+	return pins, c.call(ctx, "pin/ls", nil, &pins)
+}
+
+// GC implements Service.
+func (c *Client) GC(ctx context.Context) (GCResult, error) {
+	var res GCResult
+	return res, c.call(ctx, "gc", nil, &res)
+}
+
+// Export implements Service. Progress counts the bytes received.
+func (c *Client) Export(ctx context.Context, p string, w io.Writer, progress func(Progress)) error {
+	resp, err := c.post(ctx, "export", q(p), nil, "")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return copyWithTrailer("export", resp, w, progress)
+}
+
+// Import implements Service.
+func (c *Client) Import(ctx context.Context, r io.Reader, progress func(Progress)) (ImportResult, error) {
+	resp, err := c.post(ctx, "import", nil, r, "application/vnd.ipld.car")
+	if err != nil {
+		return ImportResult{}, err
+	}
+	defer resp.Body.Close()
+	var res ImportResult
+	return res, readStream("import", resp.Body, progress, &res)
+}
+
+// Cat implements Service.
+func (c *Client) Cat(ctx context.Context, p string) (io.ReadCloser, error) {
+	resp, err := c.post(ctx, "cat", q(p), nil, "")
+	if err != nil {
+		return nil, err
+	}
+	return &trailerReader{resp: resp}, nil
+}
+
+// Ls implements Service.
+func (c *Client) Ls(ctx context.Context, p string) ([]Entry, error) {
+	var es []Entry
+	return es, c.call(ctx, "ls", q(p), &es)
+}
+
+// Peers implements Service.
+func (c *Client) Peers(ctx context.Context) ([]PeerInfo, error) {
+	var ps []PeerInfo
+	return ps, c.call(ctx, "peers", nil, &ps)
+}
+
+// Connect implements Service.
+func (c *Client) Connect(ctx context.Context, addr string) error {
+	return c.call(ctx, "connect", q(addr), &struct{}{})
+}
+
+func copyWithTrailer(op string, resp *http.Response, w io.Writer, progress func(Progress)) error {
+	var n int64
+	buf := make([]byte, 256<<10)
+	for {
+		k, rerr := resp.Body.Read(buf)
+		if k > 0 {
+			if _, err := w.Write(buf[:k]); err != nil {
+				return fmt.Errorf("api %s: write: %w", op, err)
+			}
+			n += int64(k)
+			if progress != nil {
+				progress(Progress{Phase: op, Bytes: n})
+			}
+		}
+		if errors.Is(rerr, io.EOF) {
+			break
+		}
+		if rerr != nil {
+			return fmt.Errorf("api %s: stream cut short after %d bytes: %w", op, n, rerr)
+		}
+	}
+	if msg := resp.Trailer.Get(trailerError); msg != "" {
+		return remoteError{msg: msg}
+	}
+	return nil
+}
+
+// trailerReader reports an error the daemon sent in the trailer at EOF.
+type trailerReader struct{ resp *http.Response }
+
+func (t *trailerReader) Read(p []byte) (int, error) {
+	n, err := t.resp.Body.Read(p)
+	if errors.Is(err, io.EOF) {
+		if msg := t.resp.Trailer.Get(trailerError); msg != "" {
+			return n, remoteError{msg: msg}
+		}
+	}
+	return n, err
+}
+
+func (t *trailerReader) Close() error { return t.resp.Body.Close() }

@@ -1,0 +1,319 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/ipfs/boxo/files"
+	"github.com/ipfs/go-cid"
+)
+
+// Prefix is the path under which every API operation lives.
+const Prefix = "/api/v1/"
+
+// trailerError carries an error that happens after a byte stream started.
+const trailerError = "X-Commons-Error"
+
+// NewHandler returns the HTTP handler of the API for svc. It must only be
+// served on a listener the node's owner controls (loopback by default).
+// Requests from browsers are refused: a web page must not be able to drive
+// the API through the user's browser (no CORS, and a request carrying an
+// Origin header other than the API's own is rejected).
+func NewHandler(svc Service, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &server{svc: svc, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+Prefix+"id", s.id)
+	mux.HandleFunc("POST "+Prefix+"publish", s.publish)
+	mux.HandleFunc("POST "+Prefix+"pin/add", s.pinAdd)
+	mux.HandleFunc("POST "+Prefix+"pin/rm", s.pinRm)
+	mux.HandleFunc("POST "+Prefix+"pin/ls", s.pinLs)
+	mux.HandleFunc("POST "+Prefix+"gc", s.gc)
+	mux.HandleFunc("POST "+Prefix+"export", s.export)
+	mux.HandleFunc("POST "+Prefix+"import", s.importCAR)
+	mux.HandleFunc("POST "+Prefix+"cat", s.cat)
+	mux.HandleFunc("POST "+Prefix+"ls", s.ls)
+	mux.HandleFunc("POST "+Prefix+"peers", s.peers)
+	mux.HandleFunc("POST "+Prefix+"connect", s.connect)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
+			writeError(w, http.StatusForbidden, fmt.Errorf("%w: the API does not accept requests from web pages (Origin %q)", ErrInvalid, o))
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+type server struct {
+	svc Service
+	log *slog.Logger
+}
+
+// errorBody is the JSON of a failed request.
+type errorBody struct {
+	Error string `json:"error"`
+	Kind  string `json:"kind,omitempty"`
+}
+
+func kindOf(err error) (string, int) {
+	switch {
+	case errors.Is(err, ErrInvalid):
+		return "invalid", http.StatusBadRequest
+	case errors.Is(err, ErrNotFound):
+		return "not_found", http.StatusNotFound
+	case errors.Is(err, ErrNotPinned):
+		return "not_pinned", http.StatusNotFound
+	case errors.Is(err, ErrOffline):
+		return "offline", http.StatusServiceUnavailable
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "cancelled", http.StatusRequestTimeout
+	}
+	return "", http.StatusInternalServerError
+}
+
+func writeError(w http.ResponseWriter, status int, err error) {
+	kind, st := kindOf(err)
+	if status == 0 {
+		status = st
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(errorBody{Error: err.Error(), Kind: kind})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func argCID(r *http.Request) (cid.Cid, error) {
+	s := r.URL.Query().Get("arg")
+	c, err := cid.Decode(s)
+	if err != nil {
+		return cid.Undef, fmt.Errorf("%w: %q is not a CID: %v", ErrInvalid, s, err)
+	}
+	return c, nil
+}
+
+// streamLine is one line of a streamed response.
+type streamLine struct {
+	Progress *Progress       `json:"progress,omitempty"`
+	Result   json.RawMessage `json:"result,omitempty"`
+	Error    *errorBody      `json:"error,omitempty"`
+}
+
+// stream runs op, sending its progress as NDJSON lines (at most ~10 a
+// second) and then its result or error.
+func stream(w http.ResponseWriter, r *http.Request, op func(ctx context.Context, progress func(Progress)) (any, error)) {
+	// Progress lines go out while the request body (a folder, a CAR) is
+	// still being read; HTTP/1 needs full duplex for that.
+	_ = http.NewResponseController(w).EnableFullDuplex()
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	fl, _ := w.(http.Flusher)
+	var mu sync.Mutex
+	enc := json.NewEncoder(w)
+	var last time.Time
+	progress := func(p Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(last) < 100*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		_ = enc.Encode(streamLine{Progress: &p})
+		if fl != nil {
+			fl.Flush()
+		}
+	}
+	res, err := op(r.Context(), progress)
+	mu.Lock()
+	defer mu.Unlock()
+	if err != nil {
+		kind, _ := kindOf(err)
+		_ = enc.Encode(streamLine{Error: &errorBody{Error: err.Error(), Kind: kind}})
+		return
+	}
+	b, merr := json.Marshal(res)
+	if merr != nil {
+		_ = enc.Encode(streamLine{Error: &errorBody{Error: merr.Error()}})
+		return
+	}
+	_ = enc.Encode(streamLine{Result: b})
+}
+
+func (s *server) id(w http.ResponseWriter, r *http.Request) {
+	info, err := s.svc.ID(r.Context())
+	if err != nil {
+		writeError(w, 0, err)
+		return
+	}
+	writeJSON(w, info)
+}
+
+func (s *server) publish(w http.ResponseWriter, r *http.Request) {
+	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || ct != "multipart/form-data" || params["boundary"] == "" {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("%w: publish wants a multipart/form-data body", ErrInvalid))
+		return
+	}
+	dir, err := files.NewFileFromPartReader(multipart.NewReader(r.Body, params["boundary"]), ct)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("%w: read upload: %v", ErrInvalid, err))
+		return
+	}
+	// The client wraps the folder in a one-entry directory so that its
+	// name travels with it.
+	it := dir.Entries()
+	if !it.Next() {
+		err := it.Err()
+		if err == nil {
+			err = errors.New("the upload is empty")
+		}
+		writeError(w, http.StatusBadRequest, fmt.Errorf("%w: %v", ErrInvalid, err))
+		return
+	}
+	name, node := it.Name(), it.Node()
+	opts := PublishOptions{Name: r.URL.Query().Get("name")}
+	if opts.Name == "" {
+		opts.Name = name
+	}
+	stream(w, r, func(ctx context.Context, p func(Progress)) (any, error) {
+		return s.svc.Publish(ctx, node, opts, p)
+	})
+}
+
+func (s *server) pinAdd(w http.ResponseWriter, r *http.Request) {
+	c, err := argCID(r)
+	if err != nil {
+		writeError(w, 0, err)
+		return
+	}
+	stream(w, r, func(ctx context.Context, p func(Progress)) (any, error) {
+		return struct{}{}, s.svc.Pin(ctx, c, r.URL.Query().Get("name"), p)
+	})
+}
+
+func (s *server) pinRm(w http.ResponseWriter, r *http.Request) {
+	c, err := argCID(r)
+	if err != nil {
+		writeError(w, 0, err)
+		return
+	}
+	if err := s.svc.Unpin(r.Context(), c); err != nil {
+		writeError(w, 0, err)
+		return
+	}
+	writeJSON(w, struct{}{})
+}
+
+func (s *server) pinLs(w http.ResponseWriter, r *http.Request) {
+	pins, err := s.svc.Pins(r.Context())
+	if err != nil {
+		writeError(w, 0, err)
+		return
+	}
+	writeJSON(w, pins)
+}
+
+func (s *server) gc(w http.ResponseWriter, r *http.Request) {
+	res, err := s.svc.GC(r.Context())
+	if err != nil {
+		writeError(w, 0, err)
+		return
+	}
+	writeJSON(w, res)
+}
+
+// trailerWriter delays the response header until the first byte, so that an
+// error before any output is a proper error response.
+type trailerWriter struct {
+	w       http.ResponseWriter
+	started bool
+	ctype   string
+}
+
+func (t *trailerWriter) Write(p []byte) (int, error) {
+	if !t.started {
+		t.started = true
+		t.w.Header().Set("Content-Type", t.ctype)
+		t.w.Header().Set("Trailer", trailerError)
+		t.w.WriteHeader(http.StatusOK)
+	}
+	return t.w.Write(p)
+}
+
+func (t *trailerWriter) finish(err error) {
+	if err == nil {
+		if !t.started {
+			t.Write(nil)
+		}
+		return
+	}
+	if !t.started {
+		writeError(t.w, 0, err)
+		return
+	}
+	t.w.Header().Set(trailerError, err.Error())
+}
+
+func (s *server) export(w http.ResponseWriter, r *http.Request) {
+	tw := &trailerWriter{w: w, ctype: "application/vnd.ipld.car; version=1"}
+	tw.finish(s.svc.Export(r.Context(), r.URL.Query().Get("arg"), tw, nil))
+}
+
+func (s *server) importCAR(w http.ResponseWriter, r *http.Request) {
+	stream(w, r, func(ctx context.Context, p func(Progress)) (any, error) {
+		return s.svc.Import(ctx, r.Body, p)
+	})
+}
+
+func (s *server) cat(w http.ResponseWriter, r *http.Request) {
+	rc, err := s.svc.Cat(r.Context(), r.URL.Query().Get("arg"))
+	if err != nil {
+		writeError(w, 0, err)
+		return
+	}
+	defer rc.Close()
+	tw := &trailerWriter{w: w, ctype: "application/octet-stream"}
+	_, err = io.Copy(tw, rc)
+	tw.finish(err)
+}
+
+func (s *server) ls(w http.ResponseWriter, r *http.Request) {
+	entries, err := s.svc.Ls(r.Context(), r.URL.Query().Get("arg"))
+	if err != nil {
+		writeError(w, 0, err)
+		return
+	}
+	writeJSON(w, entries)
+}
+
+func (s *server) peers(w http.ResponseWriter, r *http.Request) {
+	ps, err := s.svc.Peers(r.Context())
+	if err != nil {
+		writeError(w, 0, err)
+		return
+	}
+	writeJSON(w, ps)
+}
+
+func (s *server) connect(w http.ResponseWriter, r *http.Request) {
+	if err := s.svc.Connect(r.Context(), r.URL.Query().Get("arg")); err != nil {
+		writeError(w, 0, err)
+		return
+	}
+	writeJSON(w, struct{}{})
+}

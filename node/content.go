@@ -1,0 +1,580 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/ipfs/boxo/blockservice"
+	"github.com/ipfs/boxo/files"
+	"github.com/ipfs/boxo/ipld/merkledag"
+	ft "github.com/ipfs/boxo/ipld/unixfs"
+	unixfile "github.com/ipfs/boxo/ipld/unixfs/file"
+	uio "github.com/ipfs/boxo/ipld/unixfs/io"
+	"github.com/ipfs/boxo/path"
+	pin "github.com/ipfs/boxo/pinning/pinner"
+	blocks "github.com/ipfs/go-block-format"
+	"github.com/ipfs/go-cid"
+	ipld "github.com/ipfs/go-ipld-format"
+
+	"github.com/commons-p2p/commons/gateway"
+	"github.com/commons-p2p/commons/gateway/api"
+	"github.com/commons-p2p/commons/pkg/carfile"
+	"github.com/commons-p2p/commons/pkg/folder"
+)
+
+var _ api.Service = (*Node)(nil)
+
+// FolderOptions returns the import options from the node's configuration.
+func (n *Node) FolderOptions() folder.Options {
+	o := folder.DefaultOptions()
+	o.Chunker = n.settings.Import.Chunker
+	o.CIDVersion = n.settings.Import.CIDVersion
+	o.RawLeaves = n.settings.Import.RawLeaves
+	return o
+}
+
+// Publish implements api.Service.
+func (n *Node) Publish(ctx context.Context, dir files.Node, opts api.PublishOptions, progress func(api.Progress)) (api.PublishResult, error) {
+	defer n.Blockstore.PinLock(ctx).Unlock(ctx)
+	fo := n.FolderOptions()
+	var last folder.Progress
+	fo.Progress = func(p folder.Progress) {
+		last = p
+		if progress != nil {
+			progress(api.Progress{Phase: "import", Files: p.Files, Bytes: p.Bytes, Path: p.Path})
+		}
+	}
+	root, err := folder.Import(ctx, n.DAG, dir, fo)
+	if err != nil {
+		if isRefusal(err) {
+			return api.PublishResult{}, fmt.Errorf("publish %s: %w: %w", opts.Name, api.ErrInvalid, err)
+		}
+		return api.PublishResult{}, fmt.Errorf("publish %s: %w", opts.Name, err)
+	}
+	if err := n.pinLocal(ctx, root, opts.Name); err != nil {
+		return api.PublishResult{}, fmt.Errorf("publish %s: %w", opts.Name, err)
+	}
+	res := api.PublishResult{CID: root, Name: opts.Name, Files: last.Files, Bytes: last.Bytes}
+	if u := n.GatewayURL(); u != "" {
+		res.GatewayURL = u + "/ipfs/" + root.String() + "/"
+	}
+	return res, nil
+}
+
+func isRefusal(err error) bool {
+	for _, s := range []error{folder.ErrUnsafeName, folder.ErrSymlinkEscapes, folder.ErrSpecialFile, folder.ErrUnreadable} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// pinLocal pins a DAG that is entirely in the local store, makes the pin
+// durable and queues its announcement. The caller holds the pin lock.
+func (n *Node) pinLocal(ctx context.Context, root cid.Cid, name string) error {
+	nd, err := n.localDAG().Get(ctx, root)
+	if err != nil {
+		return fmt.Errorf("pin %s: %w", root, err)
+	}
+	// The pinner walks the whole DAG to check it is present. Callers have
+	// stored or fetched all of it first, so the walk stays local.
+	if err := n.Pinner.Pin(ctx, nd, true, name); err != nil {
+		return fmt.Errorf("pin %s: %w", root, err)
+	}
+	if err := n.Pinner.Flush(ctx); err != nil {
+		return fmt.Errorf("pin %s: %w", root, err)
+	}
+	// The commit point: blocks first (earlier in the log), then the pin.
+	if err := n.store.Sync(ctx); err != nil {
+		return fmt.Errorf("pin %s: %w", root, err)
+	}
+	if err := n.Provider.Provide(ctx, root, true); err != nil {
+		n.log.Warn("queue announcement", "subsystem", "provider", "cid", root, "err", err)
+	}
+	return nil
+}
+
+// localDAG reads only the local store: a missing block is an error at once.
+func (n *Node) localDAG() ipld.DAGService {
+	return merkledag.NewDAGService(blockservice.New(n.Blockstore, nil))
+}
+
+// Pin implements api.Service.
+func (n *Node) Pin(ctx context.Context, c cid.Cid, name string, progress func(api.Progress)) error {
+	defer n.Blockstore.PinLock(ctx).Unlock(ctx)
+	if err := n.fetchDAG(ctx, c, progress); err != nil {
+		return fmt.Errorf("pin %s: %w", c, err)
+	}
+	return n.pinLocal(ctx, c, name)
+}
+
+// Unpin implements api.Service.
+func (n *Node) Unpin(ctx context.Context, c cid.Cid) error {
+	err := n.Pinner.Unpin(ctx, c, true)
+	if errors.Is(err, pin.ErrNotPinned) {
+		return fmt.Errorf("unpin %s: %w", c, api.ErrNotPinned)
+	}
+	if err != nil {
+		return fmt.Errorf("unpin %s: %w", c, err)
+	}
+	if err := n.Pinner.Flush(ctx); err != nil {
+		return fmt.Errorf("unpin %s: %w", c, err)
+	}
+	return n.store.Sync(ctx)
+}
+
+// Pins implements api.Service.
+func (n *Node) Pins(ctx context.Context) ([]api.PinInfo, error) {
+	var out []api.PinInfo
+	for _, src := range []struct {
+		kind string
+		ch   <-chan pin.StreamedPin
+	}{
+		{"recursive", n.Pinner.RecursiveKeys(ctx, true)},
+		{"direct", n.Pinner.DirectKeys(ctx, true)},
+	} {
+		for sp := range src.ch {
+			if sp.Err != nil {
+				return nil, fmt.Errorf("list pins: %w", sp.Err)
+			}
+			out = append(out, api.PinInfo{CID: sp.Pin.Key, Type: src.kind, Name: sp.Pin.Name})
+		}
+	}
+	return out, nil
+}
+
+// GC implements api.Service. It marks every block reachable from a pin
+// (walking only the local store) and deletes the rest, holding the GC lock
+// so no import or fetch runs meanwhile.
+func (n *Node) GC(ctx context.Context) (api.GCResult, error) {
+	start := time.Now()
+	defer n.Blockstore.GCLock(ctx).Unlock(ctx)
+	keep := cid.NewSet()
+	local := n.localDAG()
+	getLinks := func(ctx context.Context, c cid.Cid) ([]*ipld.Link, error) {
+		links, err := merkledag.GetLinksWithDAG(local)(ctx, c)
+		if ipld.IsNotFound(err) {
+			return nil, nil // a pinned DAG with a missing block keeps what it has
+		}
+		return links, err
+	}
+	pins, err := n.Pins(ctx)
+	if err != nil {
+		return api.GCResult{}, fmt.Errorf("gc: %w", err)
+	}
+	for _, p := range pins {
+		if p.Type == "direct" {
+			keep.Add(p.CID)
+			continue
+		}
+		if err := merkledag.Walk(ctx, getLinks, p.CID, keep.Visit, merkledag.Concurrent()); err != nil {
+			return api.GCResult{}, fmt.Errorf("gc: walk pin %s: %w", p.CID, err)
+		}
+	}
+	keepHash := make(map[string]struct{}, keep.Len())
+	_ = keep.ForEach(func(c cid.Cid) error { keepHash[string(c.Hash())] = struct{}{}; return nil })
+	keys, err := n.Blockstore.AllKeysChan(ctx)
+	if err != nil {
+		return api.GCResult{}, fmt.Errorf("gc: list blocks: %w", err)
+	}
+	var res api.GCResult
+	for k := range keys {
+		if _, ok := keepHash[string(k.Hash())]; ok {
+			res.Kept++
+			continue
+		}
+		if err := n.Blockstore.DeleteBlock(ctx, k); err != nil {
+			return res, fmt.Errorf("gc: delete %s: %w", k, err)
+		}
+		res.Removed++
+	}
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("gc: %w", err)
+	}
+	if err := n.store.Sync(ctx); err != nil {
+		return res, fmt.Errorf("gc: %w", err)
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+// Export implements api.Service.
+func (n *Node) Export(ctx context.Context, p string, w io.Writer, progress func(api.Progress)) error {
+	defer n.Blockstore.PinLock(ctx).Unlock(ctx)
+	ctx, wd := n.watch(ctx)
+	defer wd.stop()
+	root, err := n.resolve(ctx, p)
+	if err != nil {
+		return wd.explain(fmt.Errorf("export %s: %w", p, err))
+	}
+	getter := &watchedGetter{bs: blockservice.NewSession(ctx, n.Blocks), wd: wd}
+	opts := carfile.ExportOptions{}
+	if progress != nil {
+		opts.Progress = func(b, by int64) { progress(api.Progress{Phase: "export", Blocks: b, Bytes: by}) }
+	}
+	if err := carfile.Export(ctx, getter, []cid.Cid{root}, w, opts); err != nil {
+		return wd.explain(fmt.Errorf("export %s: %w", p, err))
+	}
+	return nil
+}
+
+// Import implements api.Service.
+func (n *Node) Import(ctx context.Context, r io.Reader, progress func(api.Progress)) (api.ImportResult, error) {
+	defer n.Blockstore.PinLock(ctx).Unlock(ctx)
+	opts := carfile.ImportOptions{
+		RequireComplete: true,
+		Have:            func(ctx context.Context, c cid.Cid) (bool, error) { return n.Blockstore.Has(ctx, c) },
+	}
+	if progress != nil {
+		opts.Progress = func(b, by int64) { progress(api.Progress{Phase: "import", Blocks: b, Bytes: by}) }
+	}
+	res, err := carfile.Import(ctx, r, blockAdder{n.Blocks}, opts)
+	if err != nil {
+		if ctx.Err() == nil {
+			return api.ImportResult{}, fmt.Errorf("import: %w: %w", api.ErrInvalid, err)
+		}
+		return api.ImportResult{}, fmt.Errorf("import: %w", err)
+	}
+	for _, root := range res.Roots {
+		if err := n.pinLocal(ctx, root, "imported"); err != nil {
+			return api.ImportResult{}, fmt.Errorf("import: %w", err)
+		}
+	}
+	return api.ImportResult{Roots: res.Roots, Blocks: res.Blocks, Bytes: res.Bytes}, nil
+}
+
+// Cat implements api.Service.
+func (n *Node) Cat(ctx context.Context, p string) (io.ReadCloser, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	ctx, wd := n.watch(ctx)
+	fail := func(err error) (io.ReadCloser, error) {
+		err = wd.explain(fmt.Errorf("cat %s: %w", p, err))
+		wd.stop()
+		cancel()
+		return nil, err
+	}
+	c, err := n.resolve(ctx, p)
+	if err != nil {
+		return fail(err)
+	}
+	nd, err := n.DAG.Get(ctx, c)
+	if err != nil {
+		return fail(err)
+	}
+	f, err := unixfile.NewUnixfsFile(ctx, n.DAG, nd)
+	if err != nil {
+		return fail(err)
+	}
+	file, ok := f.(files.File)
+	if !ok {
+		f.Close()
+		return fail(fmt.Errorf("%w: it is a directory; use `commons ls` or `commons get`", api.ErrInvalid))
+	}
+	return &watchedReader{File: file, wd: wd, cancel: cancel}, nil
+}
+
+// Ls implements api.Service.
+func (n *Node) Ls(ctx context.Context, p string) ([]api.Entry, error) {
+	ctx, wd := n.watch(ctx)
+	defer wd.stop()
+	c, err := n.resolve(ctx, p)
+	if err != nil {
+		return nil, wd.explain(fmt.Errorf("ls %s: %w", p, err))
+	}
+	nd, err := n.DAG.Get(ctx, c)
+	if err != nil {
+		return nil, wd.explain(fmt.Errorf("ls %s: %w", p, err))
+	}
+	dir, err := uio.NewDirectoryFromNode(n.DAG, nd)
+	if errors.Is(err, uio.ErrNotADir) {
+		e, err := n.entry(ctx, "", nd)
+		if err != nil {
+			return nil, wd.explain(fmt.Errorf("ls %s: %w", p, err))
+		}
+		return []api.Entry{e}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ls %s: %w", p, err)
+	}
+	var out []api.Entry
+	for lr := range dir.EnumLinksAsync(ctx) {
+		if lr.Err != nil {
+			return nil, wd.explain(fmt.Errorf("ls %s: %w", p, lr.Err))
+		}
+		child, err := n.DAG.Get(ctx, lr.Link.Cid)
+		if err != nil {
+			return nil, wd.explain(fmt.Errorf("ls %s: %s: %w", p, lr.Link.Name, err))
+		}
+		wd.kick()
+		e, err := n.entry(ctx, lr.Link.Name, child)
+		if err != nil {
+			return nil, fmt.Errorf("ls %s: %w", p, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func (n *Node) entry(ctx context.Context, name string, nd ipld.Node) (api.Entry, error) {
+	e := api.Entry{Name: name, CID: nd.Cid(), Type: "other", Size: -1}
+	switch v := nd.(type) {
+	case *merkledag.RawNode:
+		e.Type, e.Size = "file", int64(len(v.RawData()))
+	case *merkledag.ProtoNode:
+		fsn, err := ft.FSNodeFromBytes(v.Data())
+		if err != nil {
+			return e, nil
+		}
+		switch fsn.Type() {
+		case ft.TFile, ft.TRaw:
+			e.Type, e.Size = "file", int64(fsn.FileSize())
+		case ft.TDirectory, ft.THAMTShard:
+			e.Type = "directory"
+		case ft.TSymlink:
+			e.Type, e.Size = "symlink", int64(len(fsn.Data()))
+		}
+	}
+	return e, nil
+}
+
+// Get writes the DAG at p into target on the local disk (the offline CLI
+// path; through a daemon the CLI exports a CAR and writes from that).
+func (n *Node) Get(ctx context.Context, p, target string, progress func(api.Progress)) error {
+	defer n.Blockstore.PinLock(ctx).Unlock(ctx)
+	c, err := n.resolve(ctx, p)
+	if err != nil {
+		return fmt.Errorf("get %s: %w", p, err)
+	}
+	if err := n.fetchDAG(ctx, c, progress); err != nil {
+		return fmt.Errorf("get %s: %w", p, err)
+	}
+	wo := folder.WriteOptions{}
+	if progress != nil {
+		wo.Progress = func(fp folder.Progress) {
+			progress(api.Progress{Phase: "write", Files: fp.Files, Bytes: fp.Bytes, Path: fp.Path})
+		}
+	}
+	if err := folder.Write(ctx, n.localDAG(), c, target, wo); err != nil {
+		return fmt.Errorf("get %s: %w", p, err)
+	}
+	return nil
+}
+
+// resolve turns a user's path ("<cid>", "<cid>/a/b", "/ipfs/<cid>/a",
+// "/ipns/<name>/a") into the CID it names.
+func (n *Node) resolve(ctx context.Context, s string) (cid.Cid, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return cid.Undef, fmt.Errorf("%w: empty path", api.ErrInvalid)
+	}
+	if !strings.HasPrefix(s, "/") {
+		s = "/ipfs/" + s
+	}
+	p, err := path.NewPath(s)
+	if err != nil {
+		return cid.Undef, fmt.Errorf("%w: %q is not a CID or /ipfs/ path: %v", api.ErrInvalid, s, err)
+	}
+	if p.Mutable() {
+		if n.Names == nil {
+			return cid.Undef, fmt.Errorf("%w: resolving /ipns/ names needs the DHT; start the daemon", api.ErrOffline)
+		}
+		res, err := n.Names.Resolve(ctx, p)
+		if err != nil {
+			return cid.Undef, fmt.Errorf("resolve %s: %w: %v", s, api.ErrNotFound, err)
+		}
+		p = res.Path
+	}
+	ip, err := path.NewImmutablePath(p)
+	if err != nil {
+		return cid.Undef, fmt.Errorf("%w: %v", api.ErrInvalid, err)
+	}
+	c, rest, err := n.resolver.ResolveToLastNode(ctx, ip)
+	if err != nil {
+		return cid.Undef, err
+	}
+	if len(rest) > 0 {
+		return cid.Undef, fmt.Errorf("%w: %s: no such file in %s", api.ErrNotFound, strings.Join(rest, "/"), ip.RootCid())
+	}
+	return c, nil
+}
+
+// fetchDAG makes sure every block under root is stored locally, fetching
+// what is missing from peers. It fails with api.ErrNotFound when no block
+// arrives for fetch.timeout.
+func (n *Node) fetchDAG(ctx context.Context, root cid.Cid, progress func(api.Progress)) error {
+	ctx, wd := n.watch(ctx)
+	defer wd.stop()
+	nodes := &watchedNodes{ng: merkledag.NewSession(ctx, n.DAG), wd: wd, progress: progress}
+	set := cid.NewSet()
+	if err := merkledag.Walk(ctx, merkledag.GetLinksWithDAG(nodes), root, set.Visit, merkledag.Concurrency(16)); err != nil {
+		return wd.explain(fmt.Errorf("fetch %s: %w", root, err))
+	}
+	return nil
+}
+
+// watchdog cancels a context when no block has arrived for the fetch
+// timeout, and turns that cancellation into a clear not-found error.
+type watchdog struct {
+	n       *Node
+	timeout time.Duration
+	cancel  context.CancelFunc
+	timer   *time.Timer
+	fired   atomic.Bool
+	blocks  atomic.Int64
+	bytes   atomic.Int64
+}
+
+func (n *Node) watch(ctx context.Context) (context.Context, *watchdog) {
+	ctx, cancel := context.WithCancel(ctx)
+	w := &watchdog{n: n, timeout: n.settings.Fetch.Timeout.D(), cancel: cancel}
+	w.timer = time.AfterFunc(w.timeout, func() { w.fired.Store(true); cancel() })
+	return ctx, w
+}
+
+func (w *watchdog) kick() { w.timer.Reset(w.timeout) }
+
+func (w *watchdog) stop() {
+	w.timer.Stop()
+	w.cancel()
+}
+
+// explain rewrites an error caused by the watchdog, or by a block missing
+// while offline, into one that says what happened and what to do.
+func (w *watchdog) explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	if w.fired.Load() {
+		peers := 0
+		if w.n.Host != nil {
+			peers = len(w.n.Host.Network().Peers())
+		}
+		return fmt.Errorf("%w: no peer sent any block for %s (asked %d connected peers and the DHT; %d blocks had arrived). Is a node that has it online? On a slow link raise fetch.timeout: %w",
+			api.ErrNotFound, w.timeout, peers, w.blocks.Load(), err)
+	}
+	if w.n.offline && ipld.IsNotFound(err) {
+		return fmt.Errorf("%w: not stored in this repo; start the daemon (commons daemon) to fetch it from peers: %w", api.ErrOffline, err)
+	}
+	return err
+}
+
+// count records a block that arrived: it feeds the watchdog and reports
+// progress.
+func (w *watchdog) count(size int, progress func(api.Progress)) {
+	w.kick()
+	nb := w.blocks.Add(1)
+	nby := w.bytes.Add(int64(size))
+	if progress != nil {
+		progress(api.Progress{Phase: "fetch", Blocks: nb, Bytes: nby})
+	}
+}
+
+// watchedGetter gets blocks through a session and feeds the watchdog.
+type watchedGetter struct {
+	bs       blockservice.BlockGetter
+	wd       *watchdog
+	progress func(api.Progress)
+}
+
+func (g *watchedGetter) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
+	b, err := g.bs.GetBlock(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	g.wd.count(len(b.RawData()), g.progress)
+	return b, nil
+}
+
+// watchedNodes is a NodeGetter that feeds the watchdog.
+type watchedNodes struct {
+	ng       ipld.NodeGetter
+	wd       *watchdog
+	progress func(api.Progress)
+}
+
+func (g *watchedNodes) Get(ctx context.Context, c cid.Cid) (ipld.Node, error) {
+	nd, err := g.ng.Get(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	g.wd.count(len(nd.RawData()), g.progress)
+	return nd, nil
+}
+
+func (g *watchedNodes) GetMany(ctx context.Context, cs []cid.Cid) <-chan *ipld.NodeOption {
+	out := make(chan *ipld.NodeOption, len(cs))
+	go func() {
+		defer close(out)
+		for no := range g.ng.GetMany(ctx, cs) {
+			if no.Err == nil {
+				g.wd.count(len(no.Node.RawData()), g.progress)
+			}
+			out <- no
+		}
+	}()
+	return out
+}
+
+// watchedReader is a file being read; each read that returns data feeds the
+// watchdog, and Close releases it.
+type watchedReader struct {
+	files.File
+	wd     *watchdog
+	cancel context.CancelFunc
+}
+
+func (r *watchedReader) Read(p []byte) (int, error) {
+	k, err := r.File.Read(p)
+	if k > 0 {
+		r.wd.kick()
+	}
+	if err != nil && err != io.EOF {
+		err = r.wd.explain(err)
+	}
+	return k, err
+}
+
+func (r *watchedReader) Close() error {
+	err := r.File.Close()
+	r.wd.stop()
+	r.cancel()
+	return err
+}
+
+// blockAdder stores blocks through the block service, so that bitswap
+// serves them at once to peers that were waiting for them.
+type blockAdder struct{ bs blockservice.BlockService }
+
+func (a blockAdder) PutMany(ctx context.Context, bl []blocks.Block) error {
+	return a.bs.AddBlocks(ctx, bl)
+}
+
+// pinIndex lists pinned roots for the gateway's home page.
+type pinIndex struct{ n *Node }
+
+func (p pinIndex) Roots(ctx context.Context) ([]gateway.Root, error) {
+	pins, err := p.n.Pins(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gateway.Root, 0, len(pins))
+	for _, pi := range pins {
+		if pi.Type != "recursive" {
+			continue
+		}
+		size := int64(-1)
+		if nd, err := p.n.localDAG().Get(ctx, pi.CID); err == nil {
+			if s, err := nd.Size(); err == nil {
+				size = int64(s)
+			}
+		}
+		out = append(out, gateway.Root{CID: pi.CID, Name: pi.Name, Size: size})
+	}
+	return out, nil
+}
