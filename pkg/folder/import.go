@@ -1,0 +1,240 @@
+package folder
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	chunker "github.com/ipfs/boxo/chunker"
+	"github.com/ipfs/boxo/files"
+	"github.com/ipfs/boxo/ipld/merkledag"
+	"github.com/ipfs/boxo/ipld/unixfs"
+	"github.com/ipfs/boxo/ipld/unixfs/importer/balanced"
+	ihelper "github.com/ipfs/boxo/ipld/unixfs/importer/helpers"
+	uio "github.com/ipfs/boxo/ipld/unixfs/io"
+	"github.com/ipfs/go-cid"
+	ipld "github.com/ipfs/go-ipld-format"
+	mh "github.com/multiformats/go-multihash"
+)
+
+// defaultChunker is the chunker used when Options.Chunker is "".
+const defaultChunker = "buzhash"
+
+// Import adds n to dag as UnixFS and returns the root CID. n comes from
+// Open, or from a multipart request sent by a remote client
+// (files.NewFileFromPartReader), which Import distrusts.
+//
+// Files are chunked with opts.Chunker and laid out balanced, with raw leaves
+// if opts.RawLeaves; directories are built with boxo's dynamic directory, so
+// large ones become HAMT shards exactly as in Kubo; symlinks become UnixFS
+// symlinks. For a folder the root CID equals Kubo's for
+// `ipfs add -r --cid-version=1 --raw-leaves --chunker=buzhash` of the same
+// folder (with Kubo's default Import settings). Modes and modification
+// times are not stored.
+//
+// Import refuses, before returning any CID: names failing ValidName
+// (ErrUnsafeName), two entries with the same name in a directory
+// (ErrDuplicateName), symlinks whose target is absolute or climbs out of the
+// imported tree, or a symlink on its own (ErrSymlinkEscapes), directories
+// nested deeper than MaxDepth (ErrTooDeep) and nodes that are neither file,
+// directory nor symlink (ErrUnknownType). Errors from reading n are passed
+// on wrapped (a file from Open that changed wraps ErrChanged).
+//
+// Import does not pin. Blocks added before a failure stay in dag, unpinned,
+// for garbage collection. When ctx is cancelled Import stops promptly and
+// returns an error wrapping ctx.Err(). Import closes every node it reads.
+func Import(ctx context.Context, dag ipld.DAGService, n files.Node, opts Options) (cid.Cid, error) {
+	prefix, err := cidPrefix(opts)
+	if err != nil {
+		return cid.Undef, err
+	}
+	spec := opts.Chunker
+	if spec == "" {
+		spec = defaultChunker
+	}
+	if _, err := chunker.FromString(bytes.NewReader(nil), spec); err != nil {
+		return cid.Undef, fmt.Errorf("import: chunker %q: %w", spec, err)
+	}
+	bctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	im := &importer{
+		ctx:       ctx,
+		dag:       dag,
+		buf:       ipld.NewBufferedDAG(bctx, dag),
+		prefix:    prefix,
+		chunker:   spec,
+		rawLeaves: opts.RawLeaves,
+		rep:       newReporter(opts.Progress),
+	}
+	nd, err := im.node(n, "", 0)
+	if err != nil {
+		if ctx.Err() != nil {
+			return cid.Undef, fmt.Errorf("import: %w", ctx.Err())
+		}
+		return cid.Undef, err
+	}
+	im.rep.finish()
+	return nd.Cid(), nil
+}
+
+// cidPrefix returns the CID builder Kubo uses for the options' CID version.
+func cidPrefix(opts Options) (cid.Prefix, error) {
+	v := opts.CIDVersion
+	if v == 0 {
+		v = 1
+	}
+	if v != 1 {
+		return cid.Prefix{}, fmt.Errorf("import: CID version %d is not supported; commons uses CIDv1", opts.CIDVersion)
+	}
+	prefix, err := merkledag.PrefixForCidVersion(v)
+	if err != nil {
+		return cid.Prefix{}, fmt.Errorf("import: %w", err)
+	}
+	prefix.MhType = mh.SHA2_256
+	prefix.MhLength = -1
+	return prefix, nil
+}
+
+// importer carries the state of one Import.
+type importer struct {
+	ctx       context.Context
+	dag       ipld.DAGService
+	buf       *ipld.BufferedDAG // file blocks, committed after each file as Kubo does
+	prefix    cid.Prefix
+	chunker   string
+	rawLeaves bool
+	rep       *reporter
+}
+
+// node imports n, found at rel (slash-separated, "" for the root) depth
+// levels below the root, and closes it.
+func (im *importer) node(n files.Node, rel string, depth int) (nd ipld.Node, err error) {
+	defer func() {
+		if cerr := n.Close(); cerr != nil && err == nil {
+			nd, err = nil, fmt.Errorf("import %s: close: %w", displayPath(rel), cerr)
+		}
+	}()
+	if err := im.ctx.Err(); err != nil {
+		return nil, err
+	}
+	switch n := n.(type) {
+	case files.Directory:
+		return im.dir(n, rel, depth)
+	case *files.Symlink:
+		return im.symlink(n, rel, depth)
+	case files.File:
+		return im.file(n, rel)
+	default:
+		return nil, fmt.Errorf("import %s: %T: %w", displayPath(rel), n, ErrUnknownType)
+	}
+}
+
+func (im *importer) dir(d files.Directory, rel string, depth int) (ipld.Node, error) {
+	if depth >= MaxDepth {
+		return nil, fmt.Errorf("import %s: more than %d levels: %w", displayPath(rel), MaxDepth, ErrTooDeep)
+	}
+	dir, err := uio.NewDirectory(im.dag, uio.WithCidBuilder(im.prefix))
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", displayPath(rel), err)
+	}
+	seen := make(map[string]struct{})
+	it := d.Entries()
+	for it.Next() {
+		name := it.Name()
+		if err := ValidName(name); err != nil {
+			it.Node().Close()
+			return nil, fmt.Errorf("import %s: %w", displayPath(rel), err)
+		}
+		if _, dup := seen[name]; dup {
+			it.Node().Close()
+			return nil, fmt.Errorf("import %s: two entries are named %s: %w", displayPath(rel), quoteName(name), ErrDuplicateName)
+		}
+		seen[name] = struct{}{}
+		crel := joinRel(rel, name)
+		child, err := im.node(it.Node(), crel, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		if err := dir.AddChild(im.ctx, name, child); err != nil {
+			return nil, fmt.Errorf("import %s: add to directory: %w", displayPath(crel), err)
+		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("import %s: list entries: %w", displayPath(rel), err)
+	}
+	nd, err := dir.GetNode()
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", displayPath(rel), err)
+	}
+	if err := im.dag.Add(im.ctx, nd); err != nil {
+		return nil, fmt.Errorf("import %s: store directory: %w", displayPath(rel), err)
+	}
+	return nd, nil
+}
+
+// symlink imports a symlink found depth levels below the root, so it lives
+// in a directory depth-1 levels below it.
+func (im *importer) symlink(l *files.Symlink, rel string, depth int) (ipld.Node, error) {
+	if depth == 0 {
+		return nil, fmt.Errorf("import: a symlink on its own has nothing inside to point to: %w", ErrSymlinkEscapes)
+	}
+	if reason := linkTargetProblem(l.Target, depth-1); reason != "" {
+		return nil, fmt.Errorf("import %s: -> %s %s: %w", displayPath(rel), displayPath(l.Target), reason, ErrSymlinkEscapes)
+	}
+	data, err := unixfs.SymlinkData(l.Target)
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", displayPath(rel), err)
+	}
+	nd := merkledag.NodeWithData(data)
+	if err := nd.SetCidBuilder(im.prefix); err != nil {
+		return nil, fmt.Errorf("import %s: %w", displayPath(rel), err)
+	}
+	if err := im.dag.Add(im.ctx, nd); err != nil {
+		return nil, fmt.Errorf("import %s: store symlink: %w", displayPath(rel), err)
+	}
+	return nd, nil
+}
+
+func (im *importer) file(f files.File, rel string) (ipld.Node, error) {
+	r := &importReader{ctx: im.ctx, r: f, rep: im.rep, path: rel}
+	spl, err := chunker.FromString(r, im.chunker)
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", displayPath(rel), err)
+	}
+	params := ihelper.DagBuilderParams{
+		Dagserv:    im.buf,
+		RawLeaves:  im.rawLeaves,
+		Maxlinks:   ihelper.DefaultLinksPerBlock,
+		CidBuilder: im.prefix,
+	}
+	db, err := params.New(spl)
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", displayPath(rel), err)
+	}
+	nd, err := balanced.Layout(db)
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", displayPath(rel), err)
+	}
+	if err := im.buf.Commit(); err != nil {
+		return nil, fmt.Errorf("import %s: store blocks: %w", displayPath(rel), err)
+	}
+	im.rep.fileDone(rel)
+	return nd, nil
+}
+
+// importReader stops a file's import when ctx ends and reports progress.
+type importReader struct {
+	ctx  context.Context
+	r    files.File
+	rep  *reporter
+	path string
+}
+
+func (r *importReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := r.r.Read(p)
+	r.rep.addBytes(r.path, n)
+	return n, err
+}
