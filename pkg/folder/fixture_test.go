@@ -117,12 +117,15 @@ func makeTree(t testing.TB, dir string) {
 	mklink(t, ".notes.txt", filepath.Join(dir, ".notes-link"))
 }
 
-// shardedEntries is enough entries for boxo to shard the directory: each
-// adds len(name)+36 = 62 bytes to the estimate, and 4500*62 = 279000 is
-// over the 262144-byte threshold.
-const shardedEntries = 4500
+// shardedEntries is enough entries for boxo to shard the directory: with
+// Kubo's default "links" size estimate each adds len(name)+36 = 180 bytes,
+// and 1500*180 = 270000 is over the 262144-byte threshold (1457 would do; 1456 would not).
+const shardedEntries = 1500
 
-func shardedName(i int) string { return fmt.Sprintf("bolt-%05d-m8x30-din912.stl", i) }
+// shardedName returns a 144-byte name: long names shard with fewer files.
+func shardedName(i int) string {
+	return fmt.Sprintf("bolt-%04d-%s.stl", i, strings.Repeat("m8x30-din912-", 10))
+}
 
 // makeSharded builds a folder with one directory of shardedEntries files.
 func makeSharded(t testing.TB, dir string) {
