@@ -16,9 +16,9 @@
 //
 // # Commands
 //
-// `commons export <cid> -o bundle.car`: Export from the node's blockstore
-// (or a blockservice, to fetch missing blocks) into the file; remove the
-// file if Export fails.
+// `commons export <cid> -o bundle.car`: Export from the node's blockstore,
+// or from its blockservice through GetterFunc(bserv.GetBlock) to fetch
+// missing blocks, into the file; remove the file if Export fails.
 //
 // `commons import bundle.car`: Import from the opened file into the node's
 // blockstore, usually with RequireComplete and Have set to the

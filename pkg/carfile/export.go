@@ -14,14 +14,25 @@ import (
 	"github.com/ipld/go-car/v2/storage"
 )
 
-// BlockGetter is what Export reads blocks from: a blockstore, or a
-// blockservice that may fetch from the network.
+// BlockGetter is what Export reads blocks from: a blockstore, or (through
+// GetterFunc) a blockservice that may fetch from the network.
 type BlockGetter interface {
 	// Get returns the block named by c. A block that is not available is
 	// an error (boxo blockstores return ipld.ErrNotFound); Get should
 	// return promptly once ctx is cancelled. Export does not keep the
 	// returned block after writing it.
 	Get(ctx context.Context, c cid.Cid) (blocks.Block, error)
+}
+
+// GetterFunc adapts a function to BlockGetter. A boxo blockservice (or
+// blockservice session) names its method GetBlock, so exporting through
+// one, fetching missing blocks from the network, reads
+// Export(ctx, carfile.GetterFunc(bserv.GetBlock), roots, w, opts).
+type GetterFunc func(ctx context.Context, c cid.Cid) (blocks.Block, error)
+
+// Get calls f.
+func (f GetterFunc) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
+	return f(ctx, c)
 }
 
 // ExportOptions holds optional settings for Export.

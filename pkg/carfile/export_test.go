@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ipfs/boxo/blockservice"
 	"github.com/ipfs/boxo/blockstore"
 	"github.com/ipfs/boxo/ipld/merkledag"
 	blocks "github.com/ipfs/go-block-format"
@@ -91,6 +92,18 @@ func TestExportOrder(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Exporting through a blockservice, as `commons export` does to fetch
+// missing blocks, gives the same CAR as exporting from the blockstore.
+func TestExportThroughBlockService(t *testing.T) {
+	bs := newStore()
+	b := buildBundle(t, bs)
+	bserv := blockservice.New(bs, nil)
+	got := exportCAR(t, GetterFunc(bserv.GetBlock), b.root)
+	if want := exportCAR(t, bs, b.root); !bytes.Equal(got, want) {
+		t.Fatal("export through a blockservice differs from export from the blockstore")
 	}
 }
 

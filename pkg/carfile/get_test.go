@@ -9,10 +9,17 @@ import (
 	"testing"
 
 	"github.com/ipfs/boxo/blockservice"
+	"github.com/ipfs/boxo/blockstore"
 	"github.com/ipfs/boxo/ipld/merkledag"
 	uio "github.com/ipfs/boxo/ipld/unixfs/io"
 	"github.com/ipfs/go-cid"
 	carblockstore "github.com/ipld/go-car/v2/blockstore"
+)
+
+var (
+	_ BlockGetter = blockstore.Blockstore(nil)
+	_ BlockPutter = blockstore.Blockstore(nil)
+	_ BlockPutter = (*carblockstore.ReadWrite)(nil)
 )
 
 // TestGetFlow follows the package doc's recipe for `commons get`: spool

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -107,12 +108,21 @@ type Result struct {
 // reader, or one whose Seek fails (a pipe on stdin), is spooled to a
 // temporary file in TempDir during the check pass.
 //
+// A CARv1 cut exactly between two sections cannot be told from a shorter
+// CAR; RequireComplete catches that (a CARv2 records its size, so there it
+// is ErrTruncated).
+//
 // Blocks are put in batches, each block once, in file order; identity-CID
 // blocks are skipped. If ctx is cancelled or dst fails during the store
 // pass, blocks already put stay put; they are verified, so this is safe.
 // Should a seekable input change between the passes, Import notices the
 // difference and fails, but blocks put before that point stay put.
+// Cancelling ctx is noticed between blocks; a Read blocked on r is not
+// interrupted (close r for that).
 func Import(ctx context.Context, r io.Reader, dst BlockPutter, opts ImportOptions) (Result, error) {
+	if dst == nil {
+		return Result{}, errors.New("import CAR: no destination store")
+	}
 	opts = opts.withDefaults()
 	first, rewind, cleanup, err := rewindable(r, opts.TempDir)
 	if err != nil {
@@ -180,8 +190,10 @@ func rewindable(r io.Reader, tempDir string) (io.Reader, func() (io.Reader, erro
 
 // checked is what the check pass learned.
 type checked struct {
-	res     Result
-	present map[string]struct{} // every distinct non-identity CID in the CAR
+	res Result
+	// present holds every distinct non-identity CID in the CAR; the store
+	// pass sets an entry to true once the block is put.
+	present map[string]bool
 }
 
 // linkInfo is one block's links, or why they could not be read.
@@ -198,7 +210,7 @@ func check(ctx context.Context, r io.Reader, opts ImportOptions) (*checked, erro
 	if err != nil {
 		return nil, err
 	}
-	ck := &checked{res: Result{Roots: s.roots}, present: make(map[string]struct{})}
+	ck := &checked{res: Result{Roots: s.roots}, present: make(map[string]bool)}
 	var lk map[string]linkInfo
 	if opts.RequireComplete {
 		lk = make(map[string]linkInfo)
@@ -227,7 +239,7 @@ func check(ctx context.Context, r io.Reader, opts ImportOptions) (*checked, erro
 		if _, dup := ck.present[key]; dup {
 			continue
 		}
-		ck.present[key] = struct{}{}
+		ck.present[key] = false
 		ck.res.Blocks++
 		ck.res.Bytes += int64(len(b.data))
 		if lk != nil {
@@ -249,7 +261,7 @@ func check(ctx context.Context, r io.Reader, opts ImportOptions) (*checked, erro
 	return ck, nil
 }
 
-func checkRoot(ctx context.Context, root cid.Cid, present map[string]struct{}, opts ImportOptions) error {
+func checkRoot(ctx context.Context, root cid.Cid, present map[string]bool, opts ImportOptions) error {
 	if isIdentity(root) {
 		if err := verifcid.ValidateCid(verifcid.DefaultAllowlist, root); err != nil {
 			return &Error{Err: ErrUnsupportedHash, Cid: root, Offset: -1, Cause: err,
@@ -273,7 +285,7 @@ func checkRoot(ctx context.Context, root cid.Cid, present map[string]struct{}, o
 
 // checkComplete walks the DAG under roots through the CAR's blocks and
 // fails on the first link that is neither in the CAR nor reported by Have.
-func checkComplete(ctx context.Context, roots []cid.Cid, present map[string]struct{}, lk map[string]linkInfo, opts ImportOptions) error {
+func checkComplete(ctx context.Context, roots []cid.Cid, present map[string]bool, lk map[string]linkInfo, opts ImportOptions) error {
 	type item struct{ c, parent cid.Cid }
 	var stack []item
 	for _, r := range slices.Backward(roots) {
@@ -358,7 +370,6 @@ func store(ctx context.Context, r io.Reader, dst BlockPutter, opts ImportOptions
 		return Result{}, changed(fmt.Errorf("roots differ"))
 	}
 	res := Result{Roots: s.roots}
-	stored := make(map[string]struct{}, len(ck.present))
 	var batch []blocks.Block
 	var size int64
 	flush := func() error {
@@ -391,13 +402,14 @@ func store(ctx context.Context, r io.Reader, dst BlockPutter, opts ImportOptions
 			continue
 		}
 		key := b.cid.KeyString()
-		if _, ok := ck.present[key]; !ok {
+		stored, ok := ck.present[key]
+		if !ok {
 			return Result{}, changed(fmt.Errorf("block %s at byte %d was not there before", b.cid, b.offset))
 		}
-		if _, ok := stored[key]; ok {
+		if stored {
 			continue
 		}
-		stored[key] = struct{}{}
+		ck.present[key] = true
 		blk, err := blocks.NewBlockWithCid(bytes.Clone(b.data), b.cid)
 		if err != nil {
 			return Result{}, fmt.Errorf("import CAR: block %s: %w", b.cid, err)

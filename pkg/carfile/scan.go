@@ -170,7 +170,7 @@ func (s *scanner) next() (block, error) {
 	}
 	if err := verifcid.ValidateCid(verifcid.DefaultAllowlist, c); err != nil {
 		return block{}, &Error{Err: ErrUnsupportedHash, Cid: c, Offset: start, Cause: err,
-			Msg: fmt.Sprintf("block %s at byte %d uses %s, which is not accepted: blocks must use a secure hash function such as sha2-256",
+			Msg: fmt.Sprintf("block %s at byte %d uses %s, which is not accepted: blocks must use a secure hash function, such as sha2-256, with a full-length digest",
 				c, start, hashName(c))}
 	}
 	if length > uint64(s.maxBlock) {
@@ -200,7 +200,7 @@ func (s *scanner) sectionErr(err error, start int64, c cid.Cid) error {
 			return truncated(s.cr.n, start)
 		}
 		return &Error{Err: ErrMalformed, Cid: c, Offset: start,
-			Msg: fmt.Sprintf("the block section at byte %d is longer than the space it has: the file is damaged", start)}
+			Msg: fmt.Sprintf("the block section at byte %d runs past its own declared length: the file is damaged", start)}
 	}
 	return &Error{Err: ErrMalformed, Cid: c, Offset: start, Cause: err,
 		Msg: fmt.Sprintf("the block section at byte %d cannot be read: the file is damaged", start)}
@@ -236,7 +236,7 @@ func checkHash(c cid.Cid, data []byte, offset int64) error {
 func hashName(c cid.Cid) string {
 	code := c.Prefix().MhType
 	if name, ok := mh.Codes[code]; ok {
-		return fmt.Sprintf("hash function %s with a %d-byte digest", name, c.Prefix().MhLength)
+		return fmt.Sprintf("hash function %s (%d-byte digest)", name, c.Prefix().MhLength)
 	}
 	return fmt.Sprintf("unknown hash function 0x%x", code)
 }
