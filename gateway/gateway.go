@@ -22,6 +22,8 @@ import (
 	"github.com/ipfs/boxo/blockservice"
 	boxogw "github.com/ipfs/boxo/gateway"
 	"github.com/ipfs/boxo/namesys"
+	"github.com/ipfs/boxo/verifcid"
+	"github.com/ipfs/go-cid"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -161,7 +163,9 @@ func normalizeHostname(h string) (string, error) {
 // to its exchange and are bounded by cfg.RetrievalTimeout. names resolves
 // /ipns/ names; nil means this node cannot resolve them, and /ipns/ requests
 // are answered 501 with [ErrNoNameSystem]'s message. DNSLink websites (a Host
-// header that is a DNSLink domain) are not served. index lists the home
+// header that is a DNSLink domain) are not served, nor are signed IPNS
+// records (?format=ipns-record answers 501 with [ErrNoIPNSRecords]'s
+// message). index lists the home
 // page's roots; nil shows an empty list.
 func New(cfg Config, blocks blockservice.BlockService, names namesys.Resolver, index Index) (http.Handler, error) {
 	if blocks == nil {
@@ -172,10 +176,11 @@ func New(cfg Config, blocks blockservice.BlockService, names namesys.Resolver, i
 		return nil, fmt.Errorf("gateway: new: config: %w", err)
 	}
 
-	backend, err := boxogw.NewBlocksBackend(blocks, boxogw.WithNameSystem(nameSystem(names)))
+	blocksBackend, err := boxogw.NewBlocksBackend(blocks, boxogw.WithNameSystem(nameSystem(names)))
 	if err != nil {
 		return nil, fmt.Errorf("gateway: new: blocks backend: %w", err)
 	}
+	backend := backend{blocksBackend}
 
 	public := make(map[string]*boxogw.PublicGateway, len(cfg.Hostnames))
 	for _, h := range cfg.Hostnames {
@@ -202,12 +207,20 @@ func New(cfg Config, blocks blockservice.BlockService, names namesys.Resolver, i
 		MetricsRegistry:       cfg.Registerer,
 	}
 
+	allow := verifcid.Allowlist(verifcid.DefaultAllowlist)
+	if bounded, ok := blocks.(blockservice.BoundedBlockService); ok {
+		allow = bounded.Allowlist()
+	}
 	ipfs := boxogw.NewHandler(gwCfg, backend)
 	// The hostname handler rewrites subdomain requests to /<ns>/<root>/...;
 	// only the namespaces the gateway serves may reach boxo's handler.
 	onlyContent := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !isContentPath(r.URL.Path) {
 			http.NotFound(w, r)
+			return
+		}
+		if err := checkRootHash(allow, r.URL.Path); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		ipfs.ServeHTTP(w, r)
@@ -281,6 +294,26 @@ func isContentPath(p string) bool {
 		}
 	}
 	return false
+}
+
+// checkRootHash rejects an /ipfs/<root> path whose root CID uses a hash
+// function the block service refuses (e.g. md5, or a truncated digest). The
+// CID comes from the client, so this is a bad request; boxo would report it
+// as a 500.
+func checkRootHash(allow verifcid.Allowlist, p string) error {
+	rest, ok := strings.CutPrefix(p, "/ipfs/")
+	if !ok {
+		return nil
+	}
+	root, _, _ := strings.Cut(rest, "/")
+	c, err := cid.Decode(root)
+	if err != nil {
+		return nil // boxo answers malformed CIDs with 400 itself
+	}
+	if err := verifcid.ValidateCid(allow, c); err != nil {
+		return fmt.Errorf("invalid CID %s: %w", root, err)
+	}
+	return nil
 }
 
 // isSubdomainRequest reports whether r's host is below one of the subdomain

@@ -17,6 +17,7 @@ import (
 	"github.com/ipfs/boxo/path"
 	"github.com/ipfs/go-cid"
 	carv2 "github.com/ipld/go-car/v2"
+	mh "github.com/multiformats/go-multihash"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/html"
 )
@@ -392,6 +393,17 @@ func TestSubdomainGateway(t *testing.T) {
 		}
 	})
 
+	t.Run("insecure hash on subdomain", func(t *testing.T) {
+		md5, err := cid.NewPrefixV1(cid.Raw, mh.MD5).Sum([]byte("weak"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, body := do(t, srv, http.MethodGet, "/", nil, md5.String()+".ipfs.localhost")
+		if res.StatusCode != http.StatusBadRequest {
+			t.Errorf("status %d, want 400; body %q", res.StatusCode, body)
+		}
+	})
+
 	t.Run("path on known host redirects to subdomain", func(t *testing.T) {
 		tests := []struct{ host, target, location string }{
 			{"localhost", "/ipfs/" + dirB32 + "/readme.txt", "http://" + dirB32 + ".ipfs.localhost/readme.txt"},
@@ -435,12 +447,19 @@ func TestBadRequests(t *testing.T) {
 	f := newFixture(t)
 	srv := newTestServer(t, f, nil, Config{}, nil, nil)
 
+	md5, err := cid.NewPrefixV1(cid.Raw, mh.MD5).Sum([]byte("weak"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	tests := []struct {
 		name, target string
 		status       int
 		bodyHas      string
 	}{
 		{"malformed CID", "/ipfs/not-a-cid", http.StatusBadRequest, "not-a-cid"},
+		{"insecure hash", "/ipfs/" + md5.String(), http.StatusBadRequest, "insecure hash"},
+		{"insecure hash below", "/ipfs/" + md5.String() + "/a/b", http.StatusBadRequest, "insecure hash"},
 		{"malformed CID below", "/ipfs/bafyXYZ/readme.txt", http.StatusBadRequest, "invalid"},
 		{"no such file", "/ipfs/" + f.dir.String() + "/nope.txt", http.StatusNotFound, "nope.txt"},
 		{"unknown page", "/favicon.ico", http.StatusNotFound, ""},
@@ -501,6 +520,24 @@ func TestIPNS(t *testing.T) {
 			}
 			if !strings.Contains(string(body), ErrNoNameSystem.Error()) {
 				t.Errorf("%s: body %q lacks %q", target, body, ErrNoNameSystem)
+			}
+		}
+	})
+
+	t.Run("signed records", func(t *testing.T) {
+		for _, names := range []namesys.Resolver{nil, fakeNames{}} {
+			srv := newTestServer(t, f, nil, Config{}, names, nil)
+			for _, req := range []struct {
+				query  string
+				header http.Header
+			}{
+				{"?format=ipns-record", nil},
+				{"", http.Header{"Accept": {"application/vnd.ipfs.ipns-record"}}},
+			} {
+				res, body := do(t, srv, http.MethodGet, "/ipns/"+key+req.query, req.header, "")
+				if res.StatusCode != http.StatusNotImplemented || !strings.Contains(string(body), ErrNoIPNSRecords.Error()) {
+					t.Errorf("names %T %s %v: status %d body %q, want 501", names, req.query, req.header, res.StatusCode, body)
+				}
 			}
 		}
 	})
