@@ -45,7 +45,7 @@ type OpenError struct {
 // maxListedProblems caps how many problems OpenError.Error spells out.
 const maxListedProblems = 10
 
-// Error lists the problems (at most maxListedProblems, then how many more)
+// Error lists the problems (the first ten, then how many more)
 // and says what to do.
 func (e *OpenError) Error() string {
 	var b strings.Builder
