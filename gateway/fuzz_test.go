@@ -13,8 +13,9 @@ import (
 // FuzzGatewayPath sends arbitrary paths, query strings, Accept headers and
 // hosts to the gateway. It must never panic and never fail with a server
 // error: the only 5xx answers allowed are 504 (content not retrieved in time)
-// and 501 for /ipns/ names on a node without a name system or for signed
-// IPNS records. The seed corpus
+// and 501 for what this gateway deliberately does not implement: /ipns/
+// names on a node without a name system, signed IPNS records, and codecs it
+// cannot decode. The seed corpus
 // is in testdata/fuzz/FuzzGatewayPath; it uses the fixture's CIDs.
 func FuzzGatewayPath(f *testing.F) {
 	fx := newFixture(f)
@@ -63,7 +64,8 @@ func FuzzGatewayPath(f *testing.F) {
 			t.Fatalf("GET %q?%q Host %q: status %d", path, query, host, code)
 		case code == http.StatusGatewayTimeout:
 		case code == http.StatusNotImplemented &&
-			(strings.Contains(body, ErrNoNameSystem.Error()) || strings.Contains(body, ErrNoIPNSRecords.Error())):
+			(strings.Contains(body, ErrNoNameSystem.Error()) || strings.Contains(body, ErrNoIPNSRecords.Error()) ||
+				strings.Contains(body, ErrUnsupportedCodec.Error())):
 		case code >= 500:
 			t.Fatalf("GET %q?%q Accept %q Host %q: status %d: %.300s", path, query, accept, host, code, body)
 		}
