@@ -24,7 +24,7 @@ var ErrNoIPNSRecords = errors.New("IPNS records are not served by this gateway")
 // this gateway cannot decode get (a CID whose codec has no decoder, such as
 // git-raw). Over HTTP it is a 501 whose body carries this message; the raw
 // block is still available with ?format=raw.
-var ErrUnsupportedCodec = errors.New("this gateway cannot decode the content's codec (?format=raw returns the block as is)")
+var ErrUnsupportedCodec = errors.New("this gateway cannot decode the codec of this content (?format=raw returns the block as is)")
 
 // backend is boxo's blocks backend with the parts this gateway cannot serve
 // answered honestly. It embeds the concrete type, not the interface, so that
