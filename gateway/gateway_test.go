@@ -718,6 +718,10 @@ func TestHealthz(t *testing.T) {
 	if res.StatusCode != http.StatusOK || string(body) != "ok" {
 		t.Errorf("status %d body %q", res.StatusCode, body)
 	}
+	res, body = do(t, srv, http.MethodHead, "/", nil, "")
+	if res.StatusCode != http.StatusOK || len(body) != 0 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("HEAD /: status %d, %d body bytes, Content-Type %q", res.StatusCode, len(body), res.Header.Get("Content-Type"))
+	}
 	res, _ = do(t, srv, http.MethodOptions, "/healthz", nil, "")
 	if res.StatusCode != http.StatusNoContent || !strings.Contains(res.Header.Get("Allow"), "GET") {
 		t.Errorf("OPTIONS: status %d Allow %q", res.StatusCode, res.Header.Get("Allow"))
