@@ -67,7 +67,10 @@ func (n *Node) Publish(ctx context.Context, dir files.Node, opts api.PublishOpti
 }
 
 func isRefusal(err error) bool {
-	for _, s := range []error{folder.ErrUnsafeName, folder.ErrSymlinkEscapes, folder.ErrSpecialFile, folder.ErrUnreadable} {
+	for _, s := range []error{
+		folder.ErrUnsafeName, folder.ErrSymlinkEscapes, folder.ErrDanglingSymlink, folder.ErrSpecialFile,
+		folder.ErrUnreadable, folder.ErrChanged, folder.ErrDuplicateName, folder.ErrUnknownType, folder.ErrTooDeep,
+	} {
 		if errors.Is(err, s) {
 			return true
 		}
@@ -411,8 +414,17 @@ func (n *Node) fetchDAG(ctx context.Context, root cid.Cid, progress func(api.Pro
 	ctx, wd := n.watch(ctx)
 	defer wd.stop()
 	nodes := &watchedNodes{ng: merkledag.NewSession(ctx, n.DAG), wd: wd, progress: progress}
+	// Not merkledag.GetLinksWithDAG: it skips raw blocks (they have no
+	// links) without fetching them, and raw leaves are the file data.
+	getLinks := func(ctx context.Context, c cid.Cid) ([]*ipld.Link, error) {
+		nd, err := nodes.Get(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		return nd.Links(), nil
+	}
 	set := cid.NewSet()
-	if err := merkledag.Walk(ctx, merkledag.GetLinksWithDAG(nodes), root, set.Visit, merkledag.Concurrency(16)); err != nil {
+	if err := merkledag.Walk(ctx, getLinks, root, set.Visit, merkledag.Concurrency(16)); err != nil {
 		return wd.explain(fmt.Errorf("fetch %s: %w", root, err))
 	}
 	return nil

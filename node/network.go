@@ -58,8 +58,8 @@ func loopbackOnly(addrs []string) bool {
 	return true
 }
 
-// routingSize is the number of peers in the DHT routing tables.
-func (n *Node) routingSize() int {
+// RoutingSize is the number of peers in the DHT routing tables.
+func (n *Node) RoutingSize() int {
 	switch r := n.Routing.(type) {
 	case *dht.IpfsDHT:
 		return r.RoutingTable().Size()
@@ -69,7 +69,7 @@ func (n *Node) routingSize() int {
 	return 0
 }
 
-func (n *Node) routingReady() bool { return n.routingSize() > 0 }
+func (n *Node) routingReady() bool { return n.RoutingSize() > 0 }
 
 // announcer provides a CID to the DHT, waiting for the routing table to
 // have peers first: a village node may start with no network and gain one

@@ -42,8 +42,8 @@ type Config struct {
 type Addresses struct {
 	Swarm    []string `toml:"swarm" comment:"libp2p listen addresses (TCP and QUIC)."`
 	Announce []string `toml:"announce" comment:"If set, the only addresses announced to peers (e.g. a public address behind NAT)."`
-	API      string   `toml:"api" comment:"The local HTTP API used by the commons CLI. Keep it on loopback."`
-	Gateway  string   `toml:"gateway" comment:"The HTTP gateway: /ipfs/, /ipns/ and the home page."`
+	API      string   `toml:"api" comment:"The local HTTP API used by the commons CLI. Keep it on loopback. Empty: no API."`
+	Gateway  string   `toml:"gateway" comment:"The HTTP gateway: /ipfs/, /ipns/ and the home page. Empty: no gateway."`
 }
 
 // Bootstrap lists the peers dialled at start.
@@ -230,9 +230,6 @@ func (c *Config) Validate() error {
 	}
 	if c.Import.Chunker == "" {
 		bad("import.chunker is empty: want buzhash, size-N or rabin-min-avg-max")
-	}
-	if c.Addresses.API == "" {
-		bad("addresses.api is empty")
 	}
 	if len(errs) == 0 {
 		return nil
