@@ -36,9 +36,16 @@ $(KUBO): node/nodetest/kubo/go.mod node/nodetest/kubo/go.sum
 bench: build kubo
 	COMMONS_KUBO_BIN=$(KUBO) $(GO) run ./cmd/commons-bench
 
+# Runs every Fuzz* test for FUZZTIME each. Interesting inputs land in each
+# package's testdata/fuzz/, and plain `go test` replays them.
+FUZZTIME ?= 30s
 fuzz:
-	@for spec in $$($(GO) test -list 'Fuzz.*' $(PKGS) 2>/dev/null | grep -E '^(Fuzz|ok)' | awk '/^Fuzz/{f=$$1} /^ok/{if(f!=""){print $$2}; f=""}'); do :; done
-	./.ci/fuzz.sh $(FUZZTIME)
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)

@@ -217,6 +217,11 @@ func (n *Node) Export(ctx context.Context, p string, w io.Writer, progress func(
 		return wd.explain(fmt.Errorf("export %s: %w", p, err))
 	}
 	getter := &watchedGetter{bs: blockservice.NewSession(ctx, n.Blocks), wd: wd}
+	// Get the root before writing anything, so that the commonest failure
+	// (nobody has it) is an error response rather than a cut-off CAR.
+	if _, err := getter.Get(ctx, root); err != nil {
+		return wd.explain(fmt.Errorf("export %s: %w", p, err))
+	}
 	opts := carfile.ExportOptions{}
 	if progress != nil {
 		opts.Progress = func(b, by int64) { progress(api.Progress{Phase: "export", Blocks: b, Bytes: by}) }

@@ -259,10 +259,21 @@ func copyWithTrailer(op string, resp *http.Response, w io.Writer, progress func(
 			return fmt.Errorf("api %s: stream cut short after %d bytes: %w", op, n, rerr)
 		}
 	}
-	if msg := resp.Trailer.Get(trailerError); msg != "" {
-		return remoteError{msg: msg}
+	return trailerErr(resp)
+}
+
+// trailerErr returns the error a daemon reported in the trailer after a
+// byte stream, or nil.
+func trailerErr(resp *http.Response) error {
+	v := resp.Trailer.Get(trailerError)
+	if v == "" {
+		return nil
 	}
-	return nil
+	var eb errorBody
+	if json.Unmarshal([]byte(v), &eb) != nil || eb.Error == "" {
+		return remoteError{msg: v}
+	}
+	return remoteError{msg: eb.Error, kind: eb.Kind}
 }
 
 // trailerReader reports an error the daemon sent in the trailer at EOF.
@@ -271,8 +282,8 @@ type trailerReader struct{ resp *http.Response }
 func (t *trailerReader) Read(p []byte) (int, error) {
 	n, err := t.resp.Body.Read(p)
 	if errors.Is(err, io.EOF) {
-		if msg := t.resp.Trailer.Get(trailerError); msg != "" {
-			return n, remoteError{msg: msg}
+		if terr := trailerErr(t.resp); terr != nil {
+			return n, terr
 		}
 	}
 	return n, err

@@ -266,7 +266,9 @@ func (t *trailerWriter) finish(err error) {
 		writeError(t.w, 0, err)
 		return
 	}
-	t.w.Header().Set(trailerError, err.Error())
+	kind, _ := kindOf(err)
+	b, _ := json.Marshal(errorBody{Error: err.Error(), Kind: kind})
+	t.w.Header().Set(trailerError, string(b))
 }
 
 func (s *server) export(w http.ResponseWriter, r *http.Request) {

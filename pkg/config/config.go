@@ -251,7 +251,11 @@ func Parse(data []byte) (Config, error) {
 		var de *toml.DecodeError
 		if errors.As(err, &de) {
 			row, col := de.Position()
-			return Config{}, fmt.Errorf("%w: line %d column %d: %s", ErrInvalid, row, col, de.Error())
+			where := fmt.Sprintf("line %d column %d", row, col)
+			if k := de.Key(); len(k) > 0 {
+				where += " (" + strings.Join(k, ".") + ")"
+			}
+			return Config{}, fmt.Errorf("%w: %s: %s", ErrInvalid, where, de.Error())
 		}
 		return Config{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
