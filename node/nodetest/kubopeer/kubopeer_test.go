@@ -213,9 +213,9 @@ func equalTrees(t *testing.T, got, want map[string][]byte) {
 }
 
 func TestPeerAddCatGet(t *testing.T) {
+	p := Start(t, Options{}) // may build Kubo first: start the clock after
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	p := Start(t, Options{})
 
 	if p.PeerID == "" || len(p.SwarmAddrs) == 0 || p.APIURL == "" || p.GatewayURL == "" {
 		t.Fatalf("incomplete peer: %+v", p)
@@ -250,6 +250,15 @@ func TestPeerAddCatGet(t *testing.T) {
 		if !bytes.Equal(got, want[name]) {
 			t.Errorf("Cat %s: got %d bytes, want %d (contents differ)", name, len(got), len(want[name]))
 		}
+	}
+	// Overriding a default flag must work (Kubo rejects a repeated option)
+	// and must change the DAG.
+	sized, err := p.AddDir(ctx, dir, "--chunker=size-1024")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sized == cid {
+		t.Errorf("AddDir with --chunker=size-1024 gave the same CID %s as buzhash", cid)
 	}
 	if _, err := p.Cat(ctx, cid+"/no-such-file"); err == nil {
 		t.Error("Cat of a missing path succeeded")
@@ -291,10 +300,10 @@ func TestPeerAddCatGet(t *testing.T) {
 }
 
 func TestTwoPeersPinOverNetwork(t *testing.T) {
+	a := Start(t, Options{}) // may build Kubo first: start the clock after
+	b := Start(t, Options{})
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	a := Start(t, Options{})
-	b := Start(t, Options{})
 
 	// No empty file here: with --raw-leaves it becomes the zero-length raw
 	// block bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku,

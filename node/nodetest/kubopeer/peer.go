@@ -38,6 +38,10 @@ type Options struct {
 	Config map[string]any
 	// DaemonArgs are appended to `ipfs daemon`, e.g. "--offline".
 	DaemonArgs []string
+	// Env holds extra KEY=VALUE environment variables for every Kubo process
+	// of the peer (init, config, daemon, Run). They come after the defaults,
+	// so "TEST_DHT_STUB=" switches the DHT stub mode off.
+	Env []string
 	// StartTimeout bounds the wait for the daemon's API to answer once it has
 	// been started; zero means 60 s. It does not cover building Kubo.
 	StartTimeout time.Duration
@@ -66,10 +70,11 @@ type Peer struct {
 	// LogPath is the file holding the daemon's stdout and stderr.
 	LogPath string
 
-	client  *http.Client
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed once cmd.Wait returns
-	waitErr error         // cmd.Wait's result, readable after exited closes
+	extraEnv []string // Options.Env
+	client   *http.Client
+	cmd      *exec.Cmd
+	exited   chan struct{} // closed once cmd.Wait returns
+	waitErr  error         // cmd.Wait's result, readable after exited closes
 
 	stopOnce sync.Once
 	stopErr  error
@@ -96,11 +101,12 @@ func Start(t testing.TB, opts Options) *Peer {
 	}
 	dir := t.TempDir()
 	p := &Peer{
-		Repo:    filepath.Join(dir, "ipfs"),
-		Bin:     bin,
-		LogPath: filepath.Join(dir, "daemon.log"),
-		client:  &http.Client{Transport: &http.Transport{}},
-		exited:  make(chan struct{}),
+		Repo:     filepath.Join(dir, "ipfs"),
+		Bin:      bin,
+		LogPath:  filepath.Join(dir, "daemon.log"),
+		extraEnv: slices.Clone(opts.Env),
+		client:   &http.Client{Transport: &http.Transport{}},
+		exited:   make(chan struct{}),
 	}
 	if _, err := p.Run(ctx, "init", "--profile=test", "--empty-repo"); err != nil {
 		t.Fatalf("kubopeer: %v", err)
@@ -201,12 +207,19 @@ func (p *Peer) Run(ctx context.Context, args ...string) ([]byte, error) {
 }
 
 // env is the environment of every Kubo process of this peer.
+//
+// TEST_DHT_STUB=1 lifts the filters that keep loopback peers out of Kubo's
+// WAN DHT (/ipfs/kad/1.0.0): without it Kubo only puts loopback peers in its
+// LAN DHT (/ipfs/lan/kad/1.0.0), so it would neither store our nodes' provider
+// records in its WAN table nor send its own to them.
 func (p *Peer) env() []string {
-	return append(filteredEnv("IPFS_PATH", "IPFS_TELEMETRY", "DO_NOT_TRACK", "IPFS_LOGGING", "GOLOG_LOG_LEVEL"),
+	env := append(filteredEnv("IPFS_PATH", "IPFS_TELEMETRY", "DO_NOT_TRACK", "TEST_DHT_STUB"),
 		"IPFS_PATH="+p.Repo,
 		"IPFS_TELEMETRY=off",
 		"DO_NOT_TRACK=1",
+		"TEST_DHT_STUB=1",
 	)
+	return append(env, p.extraEnv...)
 }
 
 type configEdit struct{ key, value string }

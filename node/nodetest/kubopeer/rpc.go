@@ -21,11 +21,24 @@ const streamErrHeader = "X-Stream-Error"
 
 // AddDir imports the directory dir with the Kubo CLI, as
 // `ipfs add -r -Q --cid-version=1 --raw-leaves --chunker=buzhash [args...] dir`,
-// pins it, and returns the root CID. Extra args come after the default flags
-// (so a later flag such as --chunker=size-1024 takes precedence) and before
-// dir. Hidden files are skipped unless args include --hidden.
+// pins it, and returns the root CID. An arg that sets one of those three
+// options (e.g. --chunker=size-1024, -s size-1024, --raw-leaves=false)
+// replaces the default, since Kubo rejects an option given twice. Hidden
+// files are skipped unless args include --hidden.
 func (p *Peer) AddDir(ctx context.Context, dir string, args ...string) (cid string, err error) {
-	cmd := []string{"add", "-r", "-Q", "--cid-version=1", "--raw-leaves", "--chunker=buzhash"}
+	// The import settings of commons' own importer. Each entry is the
+	// default flag followed by the spellings of its option.
+	defaults := [][]string{
+		{"--cid-version=1", "--cid-version"},
+		{"--raw-leaves", "--raw-leaves"},
+		{"--chunker=buzhash", "--chunker", "-s"},
+	}
+	cmd := []string{"add", "-r", "-Q"}
+	for _, d := range defaults {
+		if !overridden(args, d[1:]) {
+			cmd = append(cmd, d[0])
+		}
+	}
 	cmd = append(cmd, args...)
 	cmd = append(cmd, dir)
 	out, err := p.Run(ctx, cmd...)
@@ -37,6 +50,18 @@ func (p *Peer) AddDir(ctx context.Context, dir string, args ...string) (cid stri
 		return "", fmt.Errorf("kubopeer: add %s: no CID in output", dir)
 	}
 	return fields[len(fields)-1], nil
+}
+
+// overridden reports whether args set an option spelled one of names.
+func overridden(args, names []string) bool {
+	for _, a := range args {
+		for _, n := range names {
+			if a == n || strings.HasPrefix(a, n+"=") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Cat returns the contents of the UnixFS file at path, which is a CID, a
