@@ -95,7 +95,7 @@ type Gateway struct {
 // CIDs as `ipfs add -r --cid-version=1 --raw-leaves --chunker=buzhash`.
 type Import struct {
 	Chunker    string `toml:"chunker" comment:"buzhash (content-defined: an edit changes only nearby blocks), size-N, or rabin-min-avg-max."`
-	CIDVersion int    `toml:"cid_version" comment:"0 or 1."`
+	CIDVersion int    `toml:"cid_version" comment:"1 (CIDv1; the only version supported)."`
 	RawLeaves  bool   `toml:"raw_leaves" comment:"Store file data as raw blocks."`
 }
 
@@ -225,8 +225,8 @@ func (c *Config) Validate() error {
 	if c.Swarm.ConnLow < 0 || c.Swarm.ConnHigh < c.Swarm.ConnLow {
 		bad("swarm.conn_low = %d, conn_high = %d: want 0 <= conn_low <= conn_high", c.Swarm.ConnLow, c.Swarm.ConnHigh)
 	}
-	if c.Import.CIDVersion != 0 && c.Import.CIDVersion != 1 {
-		bad("import.cid_version = %d: want 0 or 1", c.Import.CIDVersion)
+	if c.Import.CIDVersion != 1 {
+		bad("import.cid_version = %d: only 1 is supported (CIDv0 cannot express raw leaves)", c.Import.CIDVersion)
 	}
 	if c.Import.Chunker == "" {
 		bad("import.chunker is empty: want buzhash, size-N or rabin-min-avg-max")
