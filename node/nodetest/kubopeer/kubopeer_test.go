@@ -331,6 +331,29 @@ func TestTwoPeersPinOverNetwork(t *testing.T) {
 		t.Fatalf("b's peers %v do not include a (%s)", peers, a.PeerID)
 	}
 
+	// TEST_DHT_STUB lets each into the other's WAN DHT table, which is the
+	// table commons nodes (on loopback in tests) must reach.
+	for _, pr := range []struct{ self, other *Peer }{{a, b}, {b, a}} {
+		waitFor(ctx, t, "peer in WAN DHT table", func() (bool, error) {
+			ids, err := pr.self.DHTPeers(ctx, "wan")
+			return slices.Contains(ids, pr.other.PeerID), err
+		})
+	}
+	// a provides what it added (a leaf, not just the root) into the DHT.
+	refs, err := a.Run(ctx, "refs", "--offline", "-r", cid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaves := strings.Fields(string(refs))
+	if len(leaves) == 0 {
+		t.Fatalf("no refs under %s", cid)
+	}
+	leaf := leaves[len(leaves)-1]
+	waitFor(ctx, t, "a found as provider of "+leaf, func() (bool, error) {
+		ids, err := b.FindProviders(ctx, leaf, 1)
+		return slices.Contains(ids, a.PeerID), err
+	})
+
 	if err := b.PinAdd(ctx, cid); err != nil {
 		t.Fatal(err)
 	}
@@ -358,4 +381,25 @@ func TestTwoPeersPinOverNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	equalTrees(t, readTree(t, out), want)
+}
+
+// waitFor polls cond until it returns true, failing the test when ctx ends
+// first. An error from cond is remembered for the failure message, not fatal.
+func waitFor(ctx context.Context, t *testing.T, what string, cond func() (bool, error)) {
+	t.Helper()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	var last error
+	for {
+		ok, err := cond()
+		if ok {
+			return
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v (last error: %v)", what, ctx.Err(), last)
+		case <-tick.C:
+		}
+	}
 }

@@ -97,7 +97,7 @@ func Start(t testing.TB, opts Options) *Peer {
 	ctx := t.Context()
 	bin, err := Binary(ctx)
 	if err != nil {
-		t.Fatalf("kubopeer: %v", err)
+		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	p := &Peer{
@@ -109,15 +109,15 @@ func Start(t testing.TB, opts Options) *Peer {
 		exited:   make(chan struct{}),
 	}
 	if _, err := p.Run(ctx, "init", "--profile=test", "--empty-repo"); err != nil {
-		t.Fatalf("kubopeer: %v", err)
+		t.Fatal(err)
 	}
 	edits, err := configEdits(opts.Config)
 	if err != nil {
-		t.Fatalf("kubopeer: %v", err)
+		t.Fatal(err)
 	}
 	for _, e := range edits {
 		if _, err := p.Run(ctx, "config", "--json", e.key, e.value); err != nil {
-			t.Fatalf("kubopeer: %v", err)
+			t.Fatal(err)
 		}
 	}
 
@@ -141,7 +141,7 @@ func Start(t testing.TB, opts Options) *Peer {
 	}()
 	t.Cleanup(func() {
 		if err := p.Stop(); err != nil {
-			t.Logf("kubopeer: %v", err)
+			t.Log(err)
 		}
 		if t.Failed() {
 			t.Logf("kubopeer: daemon %s log tail (%s):\n%s", p.PeerID, p.LogPath, p.logTail())
@@ -171,7 +171,7 @@ func (p *Peer) Stop() error {
 		default:
 		}
 		if err := p.cmd.Process.Signal(os.Interrupt); err != nil && !errors.Is(err, os.ErrProcessDone) {
-			p.stopErr = fmt.Errorf("stop daemon %s: interrupt: %w", p.PeerID, err)
+			p.stopErr = fmt.Errorf("kubopeer: stop daemon %s: interrupt: %w", p.PeerID, err)
 		}
 		timer := time.NewTimer(stopGrace)
 		defer timer.Stop()
@@ -182,7 +182,7 @@ func (p *Peer) Stop() error {
 		}
 		_ = p.cmd.Process.Kill()
 		<-p.exited
-		p.stopErr = fmt.Errorf("stop daemon %s: killed after no exit within %s of SIGINT", p.PeerID, stopGrace)
+		p.stopErr = fmt.Errorf("kubopeer: stop daemon %s: killed after no exit within %s of SIGINT", p.PeerID, stopGrace)
 	})
 	return p.stopErr
 }
@@ -201,7 +201,7 @@ func (p *Peer) Run(ctx context.Context, args ...string) ([]byte, error) {
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return stdout.Bytes(), fmt.Errorf("ipfs %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		return stdout.Bytes(), fmt.Errorf("kubopeer: ipfs %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.Bytes(), nil
 }
@@ -256,7 +256,7 @@ func configEdits(extra map[string]any) ([]configEdit, error) {
 	for _, k := range keys {
 		v, err := json.Marshal(extra[k])
 		if err != nil {
-			return nil, fmt.Errorf("encode config %s: %w", k, err)
+			return nil, fmt.Errorf("kubopeer: encode config %s: %w", k, err)
 		}
 		edits = append(edits, configEdit{k, string(v)})
 	}

@@ -43,7 +43,7 @@ func (p *Peer) AddDir(ctx context.Context, dir string, args ...string) (cid stri
 	cmd = append(cmd, dir)
 	out, err := p.Run(ctx, cmd...)
 	if err != nil {
-		return "", fmt.Errorf("kubopeer: add %s: %w", dir, err)
+		return "", err // names the command and dir already
 	}
 	fields := strings.Fields(string(out))
 	if len(fields) == 0 {
@@ -138,6 +138,76 @@ func (p *Peer) Peers(ctx context.Context) ([]string, error) {
 			seen[c.Peer] = true
 			ids = append(ids, c.Peer)
 		}
+	}
+	return ids, nil
+}
+
+// DHTPeers returns the IDs of the peers in one of the daemon's DHT routing
+// tables: "wan" (protocol /ipfs/kad/1.0.0) or "lan" (/ipfs/lan/kad/1.0.0).
+// Start sets TEST_DHT_STUB so that loopback peers, such as commons nodes in
+// a test, can enter the WAN table at all.
+func (p *Peer) DHTPeers(ctx context.Context, table string) ([]string, error) {
+	var out struct {
+		Buckets []struct {
+			Peers []struct{ ID string }
+		}
+	}
+	if err := p.rpcJSON(ctx, "stats/dht", []string{table}, nil, &out); err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, b := range out.Buckets {
+		for _, pe := range b.Peers {
+			ids = append(ids, pe.ID)
+		}
+	}
+	return ids, nil
+}
+
+// FindProviders asks the daemon's content routing (the DHT) for providers of
+// cid, like `ipfs routing findprovs -n n cid`, and returns their peer IDs,
+// each once. It returns when n providers were found or the query ran out of
+// peers to ask, so an empty result is not an error; poll to wait for a
+// provide to land. n <= 0 means Kubo's default (20).
+func (p *Peer) FindProviders(ctx context.Context, cid string, n int) ([]string, error) {
+	q := url.Values{}
+	if n > 0 {
+		q.Set("num-providers", fmt.Sprint(n))
+	}
+	body, err := p.rpc(ctx, "routing/findprovs", []string{cid}, q)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	// The response is a stream of routing events; type 4 carries providers.
+	const eventProvider = 4
+	seen := make(map[string]bool)
+	var ids []string
+	dec := json.NewDecoder(body)
+	for {
+		var ev struct {
+			Type      int
+			Responses []struct{ ID string }
+		}
+		err := dec.Decode(&ev)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("kubopeer: routing/findprovs %s: %w", cid, err)
+		}
+		if ev.Type != eventProvider {
+			continue
+		}
+		for _, r := range ev.Responses {
+			if r.ID != "" && !seen[r.ID] {
+				seen[r.ID] = true
+				ids = append(ids, r.ID)
+			}
+		}
+	}
+	if err := body.streamErr(); err != nil {
+		return nil, fmt.Errorf("kubopeer: routing/findprovs %s: %w", cid, err)
 	}
 	return ids, nil
 }
