@@ -59,6 +59,7 @@ import (
 	"github.com/commons-p2p/commons/gateway"
 	"github.com/commons-p2p/commons/gateway/api"
 	"github.com/commons-p2p/commons/pkg/config"
+	"github.com/commons-p2p/commons/pkg/store"
 )
 
 // UserAgent is what the node tells peers it runs.
@@ -173,7 +174,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		if n.Routing != nil {
 			discovery = n.Routing
 		}
-		bs := bitswap.New(ctx, bsnet.NewFromIpfsHost(n.Host), discovery, n.Blockstore,
+		bs := bitswap.New(ctx, bsnet.NewFromIpfsHost(n.Host), discovery, servedSizes{n.Blockstore},
 			bitswap.ProviderSearchDelay(500*time.Millisecond))
 		n.Exchange = bs
 		n.closers = append(n.closers, bs.Close)
@@ -445,12 +446,27 @@ type memStore struct {
 
 func newMemStore() *memStore {
 	d := dssync.MutexWrap(ds.NewMapDatastore())
-	return &memStore{d: d, bs: blockstore.NewIdStore(blockstore.NewBlockstore(d))}
+	return &memStore{d: d, bs: store.NewEmptyStore(blockstore.NewIdStore(blockstore.NewBlockstore(d)))}
 }
 
 func (m *memStore) Datastore() ds.Batching            { return m.d }
 func (m *memStore) Blockstore() blockstore.Blockstore { return m.bs }
 func (m *memStore) Sync(context.Context) error        { return nil }
+
+// servedSizes is the block store as bitswap sees it. boxo's bitswap engine
+// (v0.43, decision/engine.go) treats a block size of 0 as "size unknown"
+// and answers a want-block for it with HAVE only, so a zero-length block
+// (every empty file) could never be fetched from us. Reporting 1 makes the
+// engine send it; the size only weighs the task in the send queue.
+type servedSizes struct{ blockstore.Blockstore }
+
+func (s servedSizes) GetSize(ctx context.Context, c cid.Cid) (int, error) {
+	n, err := s.Blockstore.GetSize(ctx, c)
+	if err == nil && n == 0 {
+		n = 1
+	}
+	return n, err
+}
 
 // noDiscovery is content discovery when there is no DHT: bitswap asks only
 // the peers it is connected to.

@@ -34,6 +34,7 @@ func bundle(t *testing.T) string {
 		"instructions.md": "# Build\n\n1. Cut the frame.\n",
 		"bom.csv":         "part,qty\ntube,3\n",
 		"cad/frame.step":  string(big),
+		"notes/empty.md":  "", // the zero-length block, which boxo's bitswap never sends
 	})
 	return dir
 }

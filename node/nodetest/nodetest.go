@@ -172,6 +172,25 @@ func (nw *Network) Connect(i, j int) {
 	}
 }
 
+// ConnectAddr connects node i to the peer at a multiaddr ending in
+// /p2p/<id> (e.g. a Kubo daemon).
+func (nw *Network) ConnectAddr(i int, addr string) {
+	nw.t.Helper()
+	m, err := ma.NewMultiaddr(addr)
+	if err != nil {
+		nw.t.Fatal(err)
+	}
+	pi, err := peer.AddrInfoFromP2pAddr(m)
+	if err != nil {
+		nw.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := nw.Nodes[i].Host.Connect(ctx, *pi); err != nil {
+		nw.t.Fatalf("connect node %d to %s: %v", i, addr, err)
+	}
+}
+
 // WaitRouting waits until every node has at least min peers in its DHT
 // routing table (connections come before routing-table entries).
 func (nw *Network) WaitRouting(min int) {

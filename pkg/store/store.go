@@ -60,9 +60,10 @@ func Open(path string, opts Options) (*Store, error) {
 		path: path,
 		ds:   d,
 		// Identity CIDs carry their data inline; NewIdStore answers them
-		// without touching the disk. WriteThrough skips a Has before every
+		// without touching the disk, and NewEmptyStore does the same for
+		// the zero-length block. WriteThrough skips a Has before every
 		// Put: content addressing makes a rewrite harmless.
-		bs: blockstore.NewIdStore(blockstore.NewBlockstore(d, blockstore.WriteThrough(true))),
+		bs: NewEmptyStore(blockstore.NewIdStore(blockstore.NewBlockstore(d, blockstore.WriteThrough(true)))),
 	}, nil
 }
 
@@ -71,7 +72,8 @@ func Open(path string, opts Options) (*Store, error) {
 func (s *Store) Datastore() ds.Batching { return s.ds }
 
 // Blockstore returns the block store (keys under /blocks). Get and GetSize
-// of a missing block return an error satisfying ipld.IsNotFound.
+// of a missing block return an error satisfying ipld.IsNotFound. Identity
+// CIDs and the zero-length block are always present.
 func (s *Store) Blockstore() blockstore.Blockstore { return s.bs }
 
 // Sync makes every write that returned before the call durable. It is the

@@ -158,3 +158,27 @@ func TestCrashChild(t *testing.T) {
 	}
 	os.Exit(3)
 }
+
+func TestEmptyBlockAlwaysPresent(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "ds"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	empty := storetest.Block(t, nil)
+	if !IsEmptyBlock(empty.Cid()) {
+		t.Fatalf("IsEmptyBlock(%s) = false", empty.Cid())
+	}
+	if IsEmptyBlock(storetest.Block(t, []byte("x")).Cid()) {
+		t.Fatal("IsEmptyBlock of a non-empty block = true")
+	}
+	has, err := s.Blockstore().Has(ctx, empty.Cid())
+	if err != nil || !has {
+		t.Fatalf("Has(empty) = %v, %v; want true without storing it", has, err)
+	}
+	b, err := s.Blockstore().Get(ctx, empty.Cid())
+	if err != nil || len(b.RawData()) != 0 || !b.Cid().Equals(empty.Cid()) {
+		t.Fatalf("Get(empty) = %v, %v", b, err)
+	}
+}
