@@ -60,7 +60,7 @@ demo: build
 	@test -f $(DEMO)/config.toml || $(BIN) --repo $(DEMO) init --profile lan >/dev/null
 	$(BIN) --repo $(DEMO) publish testdata/demo/brick-press
 	@echo
-	@echo "open the gateway URL above in a browser; Ctrl-C stops the node"
+	@echo "starting the node: open the bundle URL it prints in a browser; Ctrl-C stops it"
 	$(BIN) --repo $(DEMO) daemon
 
 clean:

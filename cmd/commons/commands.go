@@ -205,6 +205,20 @@ func (a *app) runDaemon(ctx context.Context, log *slog.Logger) error {
 	for _, l := range n.ListenAddrs() {
 		fmt.Fprintf(a.stdout, "listen   %s\n", l)
 	}
+	if pins, err := n.Pins(ctx); err == nil && len(pins) > 0 && n.GatewayURL() != "" {
+		fmt.Fprintf(a.stdout, "serving %d pinned bundles:\n", len(pins))
+		for i, p := range pins {
+			if i == 10 {
+				fmt.Fprintf(a.stdout, "  ... and %d more (commons pin ls)\n", len(pins)-10)
+				break
+			}
+			name := p.Name
+			if name == "" {
+				name = "(unnamed)"
+			}
+			fmt.Fprintf(a.stdout, "  %-20s %s/ipfs/%s/\n", name, n.GatewayURL(), p.CID)
+		}
+	}
 	fmt.Fprintln(a.stdout, "press Ctrl-C to stop")
 	err = n.Run(ctx)
 	fmt.Fprintln(a.stdout, "stopping")
