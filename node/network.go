@@ -83,13 +83,14 @@ type announcer struct {
 func (a *announcer) Provide(ctx context.Context, c cid.Cid, announce bool) error {
 	backoff := time.Second
 	for attempt := 1; ; attempt++ {
+		// Readiness is a local counter: poll it every second, so an
+		// announcement goes out soon after a link comes up.
 		for !a.ready() {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-time.After(backoff):
+			case <-time.After(time.Second):
 			}
-			backoff = min(backoff*2, time.Minute)
 		}
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		err := a.r.Provide(pctx, c, announce)

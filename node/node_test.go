@@ -252,3 +252,27 @@ func TestConnectRefusesBadAddresses(t *testing.T) {
 		}
 	}
 }
+
+// TestAnnounceAfterComingOnline: a node that publishes with no network
+// announces once it has peers, so others find it through the DHT.
+func TestAnnounceAfterComingOnline(t *testing.T) {
+	nw := nodetest.New(t, 3, nodetest.Options{Settings: func(i int, s *config.Config) {
+		if i != 1 {
+			s.Routing.Mode = "client"
+		}
+	}})
+	a, c := nw.Nodes[0], nw.Nodes[2]
+	root := publish(t, a.Node, bundle(t)) // no peers yet
+	nw.Connect(0, 1)
+	nw.Connect(2, 1)
+	nodetest.Eventually(t, 60*time.Second, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		for pi := range c.Routing.FindProvidersAsync(ctx, root, 1) {
+			if pi.ID == a.Host.ID() {
+				return true
+			}
+		}
+		return false
+	}, "the bundle published offline to be announced once A had a peer")
+}
