@@ -34,7 +34,7 @@ $(KUBO): node/nodetest/kubo/go.mod node/nodetest/kubo/go.sum
 	cd node/nodetest/kubo && $(GO) build -trimpath -o $(KUBO) github.com/ipfs/kubo/cmd/ipfs
 
 bench: build kubo
-	COMMONS_KUBO_BIN=$(KUBO) $(GO) run ./cmd/commons-bench
+	COMMONS_KUBO_BIN=$(KUBO) $(GO) run ./cmd/commons-bench $(BENCHFLAGS)
 
 # Runs every Fuzz* test for FUZZTIME each. Interesting inputs land in each
 # package's testdata/fuzz/, and plain `go test` replays them.

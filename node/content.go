@@ -16,10 +16,12 @@ import (
 	unixfile "github.com/ipfs/boxo/ipld/unixfs/file"
 	uio "github.com/ipfs/boxo/ipld/unixfs/io"
 	"github.com/ipfs/boxo/path"
+	"github.com/ipfs/boxo/path/resolver"
 	pin "github.com/ipfs/boxo/pinning/pinner"
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
+	"github.com/ipld/go-ipld-prime/datamodel"
 
 	"github.com/commons-p2p/commons/gateway"
 	"github.com/commons-p2p/commons/gateway/api"
@@ -79,15 +81,19 @@ func isRefusal(err error) bool {
 }
 
 // pinLocal pins a DAG that is entirely in the local store, makes the pin
-// durable and queues its announcement. The caller holds the pin lock.
+// durable and queues its announcement. The caller holds the pin lock and
+// guarantees completeness: Publish wrote every block, Pin's fetch walked
+// every link, and Import checked the CAR was complete. So the pin is
+// recorded without the pinner walking (and reading back) the whole DAG
+// again, which cost a fifth of an import's time.
 func (n *Node) pinLocal(ctx context.Context, root cid.Cid, name string) error {
-	nd, err := n.localDAG().Get(ctx, root)
-	if err != nil {
+	if has, err := n.Blockstore.Has(ctx, root); err != nil || !has {
+		if err == nil {
+			err = fmt.Errorf("root block is not stored")
+		}
 		return fmt.Errorf("pin %s: %w", root, err)
 	}
-	// The pinner walks the whole DAG to check it is present. Callers have
-	// stored or fetched all of it first, so the walk stays local.
-	if err := n.Pinner.Pin(ctx, nd, true, name); err != nil {
+	if err := n.Pinner.PinWithMode(ctx, root, pin.Recursive, name); err != nil {
 		return fmt.Errorf("pin %s: %w", root, err)
 	}
 	if err := n.Pinner.Flush(ctx); err != nil {
@@ -250,6 +256,10 @@ func (n *Node) Import(ctx context.Context, r io.Reader, progress func(api.Progre
 		return api.ImportResult{}, fmt.Errorf("import: %w", err)
 	}
 	for _, root := range res.Roots {
+		// Re-importing what is pinned already keeps its pin and name.
+		if _, pinned, err := n.Pinner.IsPinnedWithType(ctx, root, pin.Recursive); err == nil && pinned {
+			continue
+		}
 		if err := n.pinLocal(ctx, root, "imported"); err != nil {
 			return api.ImportResult{}, fmt.Errorf("import: %w", err)
 		}
@@ -403,7 +413,14 @@ func (n *Node) resolve(ctx context.Context, s string) (cid.Cid, error) {
 		return cid.Undef, fmt.Errorf("%w: %v", api.ErrInvalid, err)
 	}
 	c, rest, err := n.resolver.ResolveToLastNode(ctx, ip)
-	if err != nil {
+	var noLink *resolver.ErrNoLink
+	var wrongKind datamodel.ErrWrongKind
+	switch {
+	case errors.As(err, &noLink):
+		return cid.Undef, fmt.Errorf("%w: %s: there is no %q in %s", api.ErrNotFound, s, noLink.Name, noLink.Node)
+	case errors.As(err, &wrongKind):
+		return cid.Undef, fmt.Errorf("%w: %s: a path element is a file, not a directory", api.ErrNotFound, s)
+	case err != nil:
 		return cid.Undef, err
 	}
 	if len(rest) > 0 {

@@ -88,14 +88,17 @@ func (a *announcer) Provide(ctx context.Context, c cid.Cid, announce bool) error
 		for !a.ready() {
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return nil // shutting down; every pin is announced again at the next start
 			case <-time.After(time.Second):
 			}
 		}
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		err := a.r.Provide(pctx, c, announce)
 		cancel()
-		if err == nil || ctx.Err() != nil || attempt == 5 {
+		if ctx.Err() != nil {
+			return nil // shutting down, as above
+		}
+		if err == nil || attempt == 5 {
 			if err != nil {
 				return fmt.Errorf("announce %s: %w", c, err)
 			}
@@ -105,7 +108,7 @@ func (a *announcer) Provide(ctx context.Context, c cid.Cid, announce bool) error
 		a.log.Debug("announce failed, retrying", "subsystem", "provider", "cid", c, "attempt", attempt, "err", err)
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, time.Minute)
@@ -219,14 +222,24 @@ func (n *Node) ListenAddrs() []string {
 // ID implements api.Service.
 func (n *Node) ID(ctx context.Context) (api.IDInfo, error) {
 	info := api.IDInfo{AgentVer: UserAgent, Online: !n.offline, GatewayURL: n.GatewayURL()}
-	if n.Host == nil {
-		return info, nil
+	var pub crypto.PubKey
+	switch {
+	case n.Host != nil:
+		pub = n.Host.Peerstore().PubKey(n.Host.ID())
+		info.PeerID = n.Host.ID().String()
+	case n.identity != nil: // offline: no host, but the identity is known
+		pub = n.identity.GetPublic()
+		if id, err := peer.IDFromPublicKey(pub); err == nil {
+			info.PeerID = id.String()
+		}
 	}
-	info.PeerID = n.Host.ID().String()
-	if pk := n.Host.Peerstore().PubKey(n.Host.ID()); pk != nil {
-		if b, err := crypto.MarshalPublicKey(pk); err == nil {
+	if pub != nil {
+		if b, err := crypto.MarshalPublicKey(pub); err == nil {
 			info.PublicKey = base64.StdEncoding.EncodeToString(b)
 		}
+	}
+	if n.Host == nil {
+		return info, nil
 	}
 	info.Addresses = n.ListenAddrs()
 	for _, p := range n.Host.Mux().Protocols() {

@@ -100,6 +100,7 @@ type Node struct {
 	settings config.Config
 	log      *slog.Logger
 	offline  bool
+	identity crypto.PrivKey // nil when the host was injected
 
 	Host       host.Host       // nil when offline
 	Routing    routing.Routing // nil when offline or routing.dht = none
@@ -131,7 +132,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	n := &Node{settings: s, log: cfg.Logger, offline: cfg.Offline, store: cfg.Store}
+	n := &Node{settings: s, log: cfg.Logger, offline: cfg.Offline, store: cfg.Store, identity: cfg.Identity}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
 	}

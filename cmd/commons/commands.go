@@ -66,6 +66,15 @@ the network say so.
 ` + exitCodesHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// With Args set, cobra hands an unknown command to us instead of
+		// failing with an untyped error, so it gets the usage exit code.
+		Args: func(cmd *cobra.Command, argv []string) error {
+			if len(argv) > 0 {
+				return usageError{fmt.Errorf("unknown command %q\nRun 'commons --help' for the list of commands.", argv[0])}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			if a.repoPath == "" {
 				p, err := repo.DefaultPath()
@@ -566,12 +575,6 @@ func (a *app) idCommand() *cobra.Command {
 			info, err := svc.ID(ctx)
 			if err != nil {
 				return err
-			}
-			if info.PeerID == "" { // offline: the identity is still known
-				if r, err := repo.Open(a.repoPath); err == nil {
-					info.PeerID = r.PeerID().String()
-					r.Close()
-				}
 			}
 			if a.jsonOut {
 				return a.printJSON(info)

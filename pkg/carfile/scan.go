@@ -3,6 +3,7 @@ package carfile
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -99,6 +100,9 @@ func newScanner(r io.Reader, maxBlock int) (*scanner, error) {
 		}
 		s.dataEnd = int64(h.DataOffset + h.DataSize)
 	}
+	if !s.v2 && !looksLikeCARv1(s.cr.r) {
+		return nil, badHeader("it does not start with a CAR header (is it a CAR file at all?)", nil)
+	}
 	br, err := car.NewBlockReader(s.cr, car.MaxAllowedHeaderSize(maxHeaderSize))
 	if err != nil {
 		return nil, s.headerErr(err, s.cr.n)
@@ -117,6 +121,22 @@ func newScanner(r io.Reader, maxBlock int) (*scanner, error) {
 	s.br = br
 	s.roots = br.Roots
 	return s, nil
+}
+
+// looksLikeCARv1 peeks at the first bytes: a CARv1 starts with the varint
+// length of its header, which is a dag-cbor map. A file too short to tell
+// is left to the reader, which reports it as truncated; anything else that
+// fails this is not a CAR, and saying "truncated" would mislead.
+func looksLikeCARv1(r *bufio.Reader) bool {
+	p, _ := r.Peek(binary.MaxVarintLen64 + 1)
+	n, k := binary.Uvarint(p)
+	if k == 0 || len(p) <= k {
+		return true // too short to judge
+	}
+	if k < 0 || n == 0 || n > maxHeaderSize {
+		return false
+	}
+	return p[k]>>5 == 5 // CBOR major type 5: map
 }
 
 func badHeader(msg string, cause error) error {

@@ -144,6 +144,10 @@ func Open(path string) (*Repo, error) {
 		return nil, err
 	}
 	r := &Repo{Path: path, lock: lock}
+	// Whoever holds the lock knows any daemon address files are stale (a
+	// daemon killed with kill -9 leaves them): remove them, so a client
+	// never dials a dead daemon or mistakes the files for a live one.
+	r.RemoveAddrs()
 	fail := func(err error) (*Repo, error) {
 		releaseLock(lock)
 		return nil, err
