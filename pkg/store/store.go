@@ -30,7 +30,7 @@ type Options struct {
 
 // Store is the on-disk datastore of a repo. It is safe for concurrent use.
 type Store struct {
-	path string
+	path   string
 	ds     *pebbleds.Datastore
 	bs     blockstore.Blockstore
 	cancel context.CancelFunc // stops the cache's background bloom-filter build
