@@ -276,3 +276,34 @@ func TestAnnounceAfterComingOnline(t *testing.T) {
 		return false
 	}, "the bundle published offline to be announced once A had a peer")
 }
+
+// TestUnreachableBootstrapIsNotFatal: a village node with no internet
+// starts, serves and publishes although no bootstrap peer answers.
+func TestUnreachableBootstrapIsNotFatal(t *testing.T) {
+	nw := nodetest.New(t, 2, nodetest.Options{Loopback: true, Gateway: true, Settings: func(i int, s *config.Config) {
+		if i == 0 {
+			// A closed port on loopback, and a documentation address that
+			// routes nowhere.
+			s.Bootstrap.Peers = []string{
+				"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWBoEzz5KCKea8YeAFztvc6XzekfcGJnVGwZL6bChJP1rf",
+				"/ip4/192.0.2.1/tcp/4001/p2p/12D3KooWEtDrMxhHgK16f8ecGoeGnqmcb6VzNJzWLkXmisMcd6Hx",
+			}
+		}
+	}})
+	a := nw.Nodes[0]
+	root := publish(t, a.Node, bundle(t))
+	resp, err := http.Get(a.GatewayURL() + "/ipfs/" + root.String() + "/bom.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("gateway with unreachable bootstrap peers: %d", resp.StatusCode)
+	}
+	nw.Connect(1, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := nw.Nodes[1].Pin(ctx, root, "", nil); err != nil {
+		t.Fatalf("a peer fetching from the node: %v", err)
+	}
+}
