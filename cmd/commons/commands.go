@@ -133,6 +133,19 @@ func (a *app) service(ctx context.Context) (api.Service, func(), error) {
 	return n, func() { n.Close(); r.Close() }, nil
 }
 
+// withService wraps a command body that needs the node: it opens the
+// running daemon's API, or else the repo, runs fn and releases it.
+func (a *app) withService(fn func(ctx context.Context, svc api.Service, argv []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, argv []string) error {
+		svc, done, err := a.service(cmd.Context())
+		if err != nil {
+			return err
+		}
+		defer done()
+		return fn(cmd.Context(), svc, argv)
+	}
+}
+
 func (a *app) printJSON(v any) error {
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")
@@ -254,8 +267,7 @@ Refused, with nothing pinned: symlinks pointing outside DIR, device files,
 FIFOs and sockets, unreadable files, and names that cannot be carried safely.
 Names starting with '.' are skipped unless --hidden.`,
 		Args: args(1, "one folder or file"),
-		RunE: func(cmd *cobra.Command, argv []string) error {
-			ctx := cmd.Context()
+		RunE: a.withService(func(ctx context.Context, svc api.Service, argv []string) error {
 			dir := argv[0]
 			fo := folder.DefaultOptions()
 			fo.Hidden = hidden
@@ -267,11 +279,6 @@ Names starting with '.' are skipped unless --hidden.`,
 				abs, _ := filepath.Abs(dir)
 				name = filepath.Base(abs)
 			}
-			svc, done, err := a.service(ctx)
-			if err != nil {
-				return err
-			}
-			defer done()
 			pr := a.progress("import", totals.Bytes)
 			res, err := svc.Publish(ctx, nd, api.PublishOptions{Name: name}, pr.update)
 			pr.done()
@@ -292,7 +299,7 @@ Names starting with '.' are skipped unless --hidden.`,
 				fmt.Fprintln(a.stdout, "(no daemon running: it will be announced when 'commons daemon' starts)")
 			}
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&name, "name", "", "pin name (default: the folder's name)")
 	cmd.Flags().BoolVar(&hidden, "hidden", false, "include files and folders whose names start with '.'")
@@ -309,21 +316,20 @@ block, and write it to -o (default: the CID). The target must not exist. Names
 in the DAG that would write outside the target ('..', absolute paths, escaping
 symlinks) are refused and nothing is written.`,
 		Args: args(1, "one CID or path"),
-		RunE: func(cmd *cobra.Command, argv []string) error {
-			ctx := cmd.Context()
-			p := argv[0]
+		// Refuse an existing target before opening the repo or fetching.
+		PreRunE: func(_ *cobra.Command, argv []string) error {
 			if out == "" {
-				out = filepath.Base(strings.TrimRight(p, "/"))
+				out = filepath.Base(strings.TrimRight(argv[0], "/"))
 			}
 			if _, err := os.Lstat(out); err == nil {
 				return fmt.Errorf("get: %w: %s already exists; choose another -o", api.ErrInvalid, out)
 			}
-			svc, done, err := a.service(ctx)
-			if err != nil {
-				return err
-			}
-			defer done()
+			return nil
+		},
+		RunE: a.withService(func(ctx context.Context, svc api.Service, argv []string) error {
+			p := argv[0]
 			pr := a.progress("fetch", 0)
+			var err error
 			if n, ok := svc.(*node.Node); ok {
 				err = n.Get(ctx, p, out, pr.update)
 			} else {
@@ -337,7 +343,7 @@ symlinks) are refused and nothing is written.`,
 				fmt.Fprintf(a.stdout, "wrote %s\n", out)
 			}
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "where to write (default: the last path element)")
 	return cmd
@@ -386,13 +392,7 @@ func (a *app) catCommand() *cobra.Command {
 		Use:   "cat CID/PATH",
 		Short: "Print a file's bytes",
 		Args:  args(1, "one CID or path to a file"),
-		RunE: func(cmd *cobra.Command, argv []string) error {
-			ctx := cmd.Context()
-			svc, done, err := a.service(ctx)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: a.withService(func(ctx context.Context, svc api.Service, argv []string) error {
 			rc, err := svc.Cat(ctx, argv[0])
 			if err != nil {
 				return err
@@ -402,7 +402,7 @@ func (a *app) catCommand() *cobra.Command {
 				return fmt.Errorf("cat %s: %w", argv[0], err)
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -411,13 +411,7 @@ func (a *app) lsCommand() *cobra.Command {
 		Use:   "ls CID[/PATH]",
 		Short: "List a directory: name, type, size and CID of each entry",
 		Args:  args(1, "one CID or path"),
-		RunE: func(cmd *cobra.Command, argv []string) error {
-			ctx := cmd.Context()
-			svc, done, err := a.service(ctx)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: a.withService(func(ctx context.Context, svc api.Service, argv []string) error {
 			es, err := svc.Ls(ctx, argv[0])
 			if err != nil {
 				return err
@@ -438,7 +432,7 @@ func (a *app) lsCommand() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\n", name, size, e.CID)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 }
 
@@ -454,17 +448,11 @@ func (a *app) pinCommand() *cobra.Command {
 		Use:   "add CID",
 		Short: "Fetch the whole DAG (from peers if needed) and pin it",
 		Args:  args(1, "one CID"),
-		RunE: func(cmd *cobra.Command, argv []string) error {
-			ctx := cmd.Context()
+		RunE: a.withService(func(ctx context.Context, svc api.Service, argv []string) error {
 			c, err := parseCID(argv[0])
 			if err != nil {
 				return err
 			}
-			svc, done, err := a.service(ctx)
-			if err != nil {
-				return err
-			}
-			defer done()
 			pr := a.progress("fetch", 0)
 			err = svc.Pin(ctx, c, name, pr.update)
 			pr.done()
@@ -476,24 +464,18 @@ func (a *app) pinCommand() *cobra.Command {
 			}
 			fmt.Fprintf(a.stdout, "pinned %s\n", c)
 			return nil
-		},
+		}),
 	}
 	add.Flags().StringVar(&name, "name", "", "a name for the pin")
 	rm := &cobra.Command{
 		Use:   "rm CID",
 		Short: "Remove a pin (blocks are freed by the next 'commons gc')",
 		Args:  args(1, "one CID"),
-		RunE: func(cmd *cobra.Command, argv []string) error {
-			ctx := cmd.Context()
+		RunE: a.withService(func(ctx context.Context, svc api.Service, argv []string) error {
 			c, err := parseCID(argv[0])
 			if err != nil {
 				return err
 			}
-			svc, done, err := a.service(ctx)
-			if err != nil {
-				return err
-			}
-			defer done()
 			if err := svc.Unpin(ctx, c); err != nil {
 				return err
 			}
@@ -502,19 +484,13 @@ func (a *app) pinCommand() *cobra.Command {
 			}
 			fmt.Fprintf(a.stdout, "unpinned %s\n", c)
 			return nil
-		},
+		}),
 	}
 	ls := &cobra.Command{
 		Use:   "ls",
 		Short: "List pins",
 		Args:  args(0, "no arguments"),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			svc, done, err := a.service(ctx)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: a.withService(func(ctx context.Context, svc api.Service, argv []string) error {
 			pins, err := svc.Pins(ctx)
 			if err != nil {
 				return err
@@ -529,7 +505,7 @@ func (a *app) pinCommand() *cobra.Command {
 				fmt.Fprintln(a.stdout, strings.TrimSpace(fmt.Sprintf("%s %s %s", p.CID, p.Type, p.Name)))
 			}
 			return nil
-		},
+		}),
 	}
 	cmd.AddCommand(ls, add, rm)
 	return cmd
@@ -540,13 +516,7 @@ func (a *app) gcCommand() *cobra.Command {
 		Use:   "gc",
 		Short: "Remove blocks that no pin needs",
 		Args:  args(0, "no arguments"),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			svc, done, err := a.service(ctx)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: a.withService(func(ctx context.Context, svc api.Service, argv []string) error {
 			res, err := svc.GC(ctx)
 			if err != nil {
 				return err
@@ -556,7 +526,7 @@ func (a *app) gcCommand() *cobra.Command {
 			}
 			fmt.Fprintf(a.stdout, "removed %d blocks, kept %d (%s)\n", res.Removed, res.Kept, res.Duration.Round(time.Millisecond))
 			return nil
-		},
+		}),
 	}
 }
 
@@ -565,13 +535,7 @@ func (a *app) idCommand() *cobra.Command {
 		Use:   "id",
 		Short: "Show this node's peer ID, public key and addresses",
 		Args:  args(0, "no arguments"),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			svc, done, err := a.service(ctx)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: a.withService(func(ctx context.Context, svc api.Service, argv []string) error {
 			info, err := svc.ID(ctx)
 			if err != nil {
 				return err
@@ -587,7 +551,7 @@ func (a *app) idCommand() *cobra.Command {
 				fmt.Fprintf(a.stdout, "address  %s\n", ad)
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -596,13 +560,7 @@ func (a *app) peersCommand() *cobra.Command {
 		Use:   "peers",
 		Short: "List connected peers (needs the daemon)",
 		Args:  args(0, "no arguments"),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			svc, done, err := a.service(ctx)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: a.withService(func(ctx context.Context, svc api.Service, argv []string) error {
 			ps, err := svc.Peers(ctx)
 			if err != nil {
 				return err
@@ -617,7 +575,7 @@ func (a *app) peersCommand() *cobra.Command {
 				fmt.Fprintf(a.stdout, "%s/p2p/%s %s\n", p.Address, p.PeerID, p.Direction)
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -626,13 +584,7 @@ func (a *app) connectCommand() *cobra.Command {
 		Use:   "connect MULTIADDR",
 		Short: "Connect to a peer, e.g. /ip4/192.168.1.20/tcp/4101/p2p/12D3KooW... (needs the daemon)",
 		Args:  args(1, "one multiaddr ending in /p2p/<peer id>"),
-		RunE: func(cmd *cobra.Command, argv []string) error {
-			ctx := cmd.Context()
-			svc, done, err := a.service(ctx)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: a.withService(func(ctx context.Context, svc api.Service, argv []string) error {
 			if err := svc.Connect(ctx, argv[0]); err != nil {
 				return err
 			}
@@ -641,7 +593,7 @@ func (a *app) connectCommand() *cobra.Command {
 			}
 			fmt.Fprintf(a.stdout, "connected %s\n", argv[0])
 			return nil
-		},
+		}),
 	}
 }
 
@@ -651,18 +603,16 @@ func (a *app) exportCommand() *cobra.Command {
 		Use:   "export CID[/PATH] -o FILE.car",
 		Short: "Write a whole DAG to a CAR file (fetching what is missing)",
 		Args:  args(1, "one CID or path"),
-		RunE: func(cmd *cobra.Command, argv []string) error {
-			ctx := cmd.Context()
+		PreRunE: func(*cobra.Command, []string) error {
 			if out == "" {
 				return usageError{errors.New("export needs -o FILE.car (use -o - for standard output)")}
 			}
-			svc, done, err := a.service(ctx)
-			if err != nil {
-				return err
-			}
-			defer done()
+			return nil
+		},
+		RunE: a.withService(func(ctx context.Context, svc api.Service, argv []string) error {
 			var w io.Writer = a.stdout
 			var f *os.File
+			var err error
 			if out != "-" {
 				// Write beside the target and rename at the end, so an
 				// interrupted export never leaves a CAR that looks whole.
@@ -698,7 +648,7 @@ func (a *app) exportCommand() *cobra.Command {
 				}
 			}
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "CAR file to write, or - for standard output")
 	return cmd
@@ -709,8 +659,7 @@ func (a *app) importCommand() *cobra.Command {
 		Use:   "import FILE.car",
 		Short: "Verify a CAR file completely, store it and pin its roots (nothing is stored from a bad file)",
 		Args:  args(1, "one CAR file (or - for standard input)"),
-		RunE: func(cmd *cobra.Command, argv []string) error {
-			ctx := cmd.Context()
+		RunE: a.withService(func(ctx context.Context, svc api.Service, argv []string) error {
 			var r io.Reader = a.stdin
 			if argv[0] != "-" {
 				f, err := os.Open(argv[0])
@@ -720,11 +669,6 @@ func (a *app) importCommand() *cobra.Command {
 				defer f.Close()
 				r = f
 			}
-			svc, done, err := a.service(ctx)
-			if err != nil {
-				return err
-			}
-			defer done()
 			pr := a.progress("import", 0)
 			res, err := svc.Import(ctx, r, pr.update)
 			pr.done()
@@ -741,7 +685,7 @@ func (a *app) importCommand() *cobra.Command {
 				fmt.Fprintf(a.stdout, "imported %d blocks, %s\n", res.Blocks, humanBytes(res.Bytes))
 			}
 			return nil
-		},
+		}),
 	}
 }
 
