@@ -158,16 +158,7 @@ func TestKuboInterop(t *testing.T) {
 		}, "nodes 1 and 2 to have Kubo in their routing tables")
 		dir := designFolder(t, "via-dht", 4, false)
 		root := publish(t, b.Node, dir)
-		nodetest.Eventually(t, 60*time.Second, func() bool {
-			fctx, fcancel := context.WithTimeout(ctx, 3*time.Second)
-			defer fcancel()
-			for pi := range c.Routing.FindProvidersAsync(fctx, root, 1) {
-				if pi.ID == b.Host.ID() {
-					return true
-				}
-			}
-			return false
-		}, "node 2 to find node 1's provider record on Kubo")
+		nodetest.WaitProvider(t, 60*time.Second, c, root, b.Host.ID())
 		if c.Host.Network().Connectedness(b.Host.ID()) == network.Connected {
 			t.Fatal("nodes 1 and 2 are connected before the fetch; the DHT would not be exercised")
 		}

@@ -89,16 +89,7 @@ func TestFetchThroughDHT(t *testing.T) {
 	root := publish(t, a.Node, dir)
 
 	// Wait for A's announcement to reach the DHT, as C sees it.
-	nodetest.Eventually(t, 30*time.Second, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		for pi := range c.Routing.FindProvidersAsync(ctx, root, 1) {
-			if pi.ID == a.Host.ID() {
-				return true
-			}
-		}
-		return false
-	}, "C to find A as a provider through the DHT")
+	nodetest.WaitProvider(t, 30*time.Second, c, root, a.Host.ID())
 	if got := c.Host.Network().Connectedness(a.Host.ID()); got == network.Connected {
 		t.Fatalf("C is already connected to A before fetching; the test would not exercise the DHT")
 	}
@@ -265,16 +256,7 @@ func TestAnnounceAfterComingOnline(t *testing.T) {
 	root := publish(t, a.Node, bundle(t)) // no peers yet
 	nw.Connect(0, 1)
 	nw.Connect(2, 1)
-	nodetest.Eventually(t, 60*time.Second, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		for pi := range c.Routing.FindProvidersAsync(ctx, root, 1) {
-			if pi.ID == a.Host.ID() {
-				return true
-			}
-		}
-		return false
-	}, "the bundle published offline to be announced once A had a peer")
+	nodetest.WaitProvider(t, 60*time.Second, c, root, a.Host.ID())
 }
 
 // TestUnreachableBootstrapIsNotFatal: a village node with no internet

@@ -8,6 +8,7 @@ package nodetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
@@ -203,6 +205,21 @@ func (nw *Network) WaitRouting(min int) {
 		}
 		return true
 	}, "DHT routing tables to fill")
+}
+
+// WaitProvider waits until p finds provider in the DHT as a provider of c.
+func WaitProvider(t testing.TB, within time.Duration, p *Peer, c cid.Cid, provider peer.ID) {
+	t.Helper()
+	Eventually(t, within, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		for pi := range p.Routing.FindProvidersAsync(ctx, c, 1) {
+			if pi.ID == provider {
+				return true
+			}
+		}
+		return false
+	}, fmt.Sprintf("%s to be found as a provider of %s", provider, c))
 }
 
 // Eventually polls cond every 50ms until it is true or the deadline passes.
