@@ -4,25 +4,32 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/commons-p2p/commons/node/nodetest/kubopeer"
 )
 
 // TestSmoke runs the whole benchmark on a small library, once, so that the
 // harness keeps working. It checks that it completes and that the numbers
-// exist and the root CIDs agree; it asserts nothing about speed. It needs
-// the binaries the Makefile's test target provides ($COMMONS_BIN, and
-// $COMMONS_KUBO_BIN for the Kubo side).
+// exist and the root CIDs agree; it asserts nothing about speed. It uses
+// $COMMONS_BIN and $COMMONS_KUBO_BIN when set (make test sets both), else it
+// builds commons and finds or builds Kubo as the interop tests do.
 func TestSmoke(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short")
-	}
 	bin := os.Getenv("COMMONS_BIN")
 	if bin == "" {
-		t.Skip("set COMMONS_BIN to a commons binary (make test does)")
+		bin = filepath.Join(t.TempDir(), "commons")
+		cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "github.com/commons-p2p/commons/cmd/commons")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build commons: %v\n%s", err, out)
+		}
 	}
-	kubo := os.Getenv("COMMONS_KUBO_BIN") // empty: commons only
+	kubo, err := kubopeer.Binary(t.Context())
+	if err != nil {
+		t.Fatalf("kubo: %v", err)
+	}
 	out := filepath.Join(t.TempDir(), "bench.json")
 	var stdout, stderr bytes.Buffer
 	code := run(t.Context(), []string{"-size", "8MiB", "-runs", "1", "-idle", "1s",
@@ -38,12 +45,9 @@ func TestSmoke(t *testing.T) {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
-	impls := []string{nameCommons}
-	if kubo != "" {
-		impls = append(impls, nameKubo)
-		if !strings.Contains(stdout.String(), "root CIDs equal    yes") {
-			t.Errorf("commons and Kubo disagree on the root CID:\n%s", &stdout)
-		}
+	impls := []string{nameCommons, nameKubo}
+	if !strings.Contains(stdout.String(), "root CIDs equal    yes") {
+		t.Errorf("commons and Kubo disagree on the root CID:\n%s", &stdout)
 	}
 	want := []string{"import_mbps", "fetch_mbps", "idle_rss_pinned_mib", "peak_rss_fetch_mib"}
 	for _, id := range want {
