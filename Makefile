@@ -1,5 +1,5 @@
 # commons: see README.md. Targets CI and users rely on:
-#   build test test-race e2e interop bench fuzz lint generate demo clean
+#   build test test-race e2e netlab interop bench fuzz lint generate demo clean
 GO      ?= go
 BIN     := bin/commons
 DEMO    := .demo
@@ -8,21 +8,29 @@ PKGS    := ./...
 # (its own module, pinned to v0.43.1) into bin/ipfs-kubo.
 KUBO    := $(CURDIR)/bin/ipfs-kubo
 
-.PHONY: build test test-race e2e interop kubo bench fuzz lint generate demo clean
+.PHONY: build test test-race e2e netlab interop kubo bench fuzz lint generate demo clean
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/commons
 
 # Everything CI runs: vet, unit and multi-node tests with -race, the binary
 # end-to-end tests and the interop tests against a real Kubo node.
+# The netlab tests (network namespaces) need root and iproute2; CI has both.
 test: build kubo
 	$(GO) vet $(PKGS)
+	$(GO) vet -tags netlab ./cmd/commons
 	COMMONS_KUBO_BIN=$(KUBO) COMMONS_BIN=$(CURDIR)/$(BIN) $(GO) test -race -timeout 20m $(PKGS)
+	@if [ "$$(id -u)" = 0 ] && command -v ip >/dev/null; then $(MAKE) --no-print-directory netlab; \
+	else echo "NOTE: netlab tests not run here: they need root and iproute2 (make netlab)"; fi
 
 test-race: test
 
 e2e: build
 	COMMONS_BIN=$(CURDIR)/$(BIN) $(GO) test -race -run 'E2E' -count=1 ./cmd/commons/
+
+# Two nodes in network namespaces joined by a veth pair (root only).
+netlab: build
+	COMMONS_BIN=$(CURDIR)/$(BIN) $(GO) test -race -tags netlab -run NetLab -count=1 ./cmd/commons/
 
 interop: build kubo
 	COMMONS_KUBO_BIN=$(KUBO) COMMONS_BIN=$(CURDIR)/$(BIN) $(GO) test -run 'Kubo' -count=1 -v ./node/... ./cmd/...
