@@ -44,6 +44,15 @@ func (p *progressLine) update(pr api.Progress) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if pr.Phase != "" && pr.Phase != p.latest.Phase && p.latest.Phase != "" {
+		// A new phase (fetch, then write): keep the last line of the old
+		// one and measure the new one's rate from its own start.
+		if p.shown {
+			p.draw()
+			fmt.Fprintln(p.w)
+		}
+		p.start, p.shown = time.Now(), false
+	}
 	p.latest = pr
 	if time.Since(p.last) < 200*time.Millisecond {
 		return
