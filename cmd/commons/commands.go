@@ -111,27 +111,46 @@ func args(n int, names string) cobra.PositionalArgs {
 
 // service returns the running daemon's API if there is one, else the repo
 // opened directly as an offline node. The returned func releases it.
+//
+// A repo locked by another process with no API answering yet is most often
+// a daemon that is starting (or a command about to finish): wait for one or
+// the other for a while rather than fail, so `commons daemon & commons
+// publish DIR` works in a script.
 func (a *app) service(ctx context.Context) (api.Service, func(), error) {
-	if url := repo.ReadAPI(a.repoPath); url != "" {
-		c := api.NewClient(url, nil)
-		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		err := c.Ping(pctx)
-		cancel()
+	deadline := time.Now().Add(lockWait)
+	for {
+		if url := repo.ReadAPI(a.repoPath); url != "" {
+			c := api.NewClient(url, nil)
+			pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			err := c.Ping(pctx)
+			cancel()
+			if err == nil {
+				return c, func() {}, nil
+			}
+		}
+		r, err := repo.Open(a.repoPath)
 		if err == nil {
-			return c, func() {}, nil
+			n, err := node.New(ctx, node.Config{Settings: r.Config, Identity: r.Identity, Store: r.Store, Offline: true})
+			if err != nil {
+				r.Close()
+				return nil, nil, err
+			}
+			return n, func() { n.Close(); r.Close() }, nil
+		}
+		if !errors.Is(err, repo.ErrLocked) || !time.Now().Before(deadline) {
+			return nil, nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, err
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	r, err := repo.Open(a.repoPath)
-	if err != nil {
-		return nil, nil, err
-	}
-	n, err := node.New(ctx, node.Config{Settings: r.Config, Identity: r.Identity, Store: r.Store, Offline: true})
-	if err != nil {
-		r.Close()
-		return nil, nil, err
-	}
-	return n, func() { n.Close(); r.Close() }, nil
 }
+
+// lockWait is how long a command or a starting daemon waits for a repo
+// that another process holds.
+const lockWait = 15 * time.Second
 
 // withService wraps a command body that needs the node: it opens the
 // running daemon's API, or else the repo, runs fn and releases it.
@@ -210,7 +229,7 @@ multiaddrs). They are removed on a clean stop.`,
 }
 
 func (a *app) runDaemon(ctx context.Context, log *slog.Logger) error {
-	r, err := repo.Open(a.repoPath)
+	r, err := repo.OpenWait(ctx, a.repoPath, lockWait)
 	if err != nil {
 		return err
 	}

@@ -7,12 +7,14 @@ import (
 	"crypto/rand"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
@@ -387,4 +389,53 @@ func absentCID(t *testing.T) cid.Cid {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestE2ECommandWhileDaemonStarts: a command issued the moment the daemon
+// is started (as `commons daemon & commons pin ls` in a script) must
+// neither fail nor knock the starting daemon over by taking the repo lock.
+func TestE2ECommandWhileDaemonStarts(t *testing.T) {
+	r := newRepo(t, "racer")
+	cmd := exec.Command(commonsBin(t), "--repo", r.path, "daemon")
+	cmd.Env = commandEnv()
+	logPath := filepath.Join(t.TempDir(), "daemon.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	err = cmd.Start()
+	logf.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := func() string { b, _ := os.ReadFile(logPath); return string(b) }
+	exited := make(chan struct{}) // closed when the daemon has exited
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(stopDeadline):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	res := r.run("pin", "ls", "--json")
+	if res.code != 0 {
+		t.Fatalf("pin ls while the daemon starts: %s\ndaemon log:\n%s", res, log())
+	}
+	ok := poll(readyDeadline, nil, func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("the daemon exited (%v) after a command raced its start:\n%s", waitErr, log())
+		default:
+		}
+		return r.exists("api")
+	})
+	if !ok {
+		t.Fatalf("the daemon never came up:\n%s", log())
+	}
+	mustOK(t, r.run("id", "--json"))
 }

@@ -15,6 +15,7 @@
 package repo
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -23,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -169,6 +171,24 @@ func Open(path string) (*Repo, error) {
 		return fail(fmt.Errorf("open repo %s: %w", path, err))
 	}
 	return r, nil
+}
+
+// OpenWait is Open, retrying for up to wait while another process holds
+// the lock: typically a CLI command that opened the repo for a moment, or
+// a daemon that is still starting. ctx ends the wait early.
+func OpenWait(ctx context.Context, path string, wait time.Duration) (*Repo, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		r, err := Open(path)
+		if err == nil || !errors.Is(err, ErrLocked) || !time.Now().Before(deadline) {
+			return r, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // PeerID returns the node's peer ID.

@@ -1,12 +1,14 @@
 package repo
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/commons-p2p/commons/pkg/config"
 )
@@ -143,5 +145,32 @@ func TestDefaultPath(t *testing.T) {
 	home, _ := os.UserHomeDir()
 	if p, _ := DefaultPath(); p != filepath.Join(home, ".commons") {
 		t.Fatalf("DefaultPath = %q", p)
+	}
+}
+
+func TestOpenWaitOutlastsAShortHolder(t *testing.T) {
+	p := initRepo(t)
+	holder, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The holder lets go a little later; whether OpenWait tries once or
+	// many times before that, it must end up with the repo.
+	released := make(chan struct{})
+	time.AfterFunc(200*time.Millisecond, func() { holder.Close(); close(released) })
+	r, err := OpenWait(context.Background(), p, 30*time.Second)
+	if err != nil {
+		t.Fatalf("OpenWait: %v", err)
+	}
+	<-released
+	r.Close()
+
+	holder, err = Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if _, err := OpenWait(context.Background(), p, 300*time.Millisecond); !errors.Is(err, ErrLocked) {
+		t.Fatalf("OpenWait on a repo held throughout: %v; want ErrLocked", err)
 	}
 }
