@@ -109,11 +109,6 @@ func (n *Node) pinLocal(ctx context.Context, root cid.Cid, name string) error {
 	return nil
 }
 
-// localDAG reads only the local store: a missing block is an error at once.
-func (n *Node) localDAG() ipld.DAGService {
-	return merkledag.NewDAGService(blockservice.New(n.Blockstore, nil))
-}
-
 // Pin implements api.Service.
 func (n *Node) Pin(ctx context.Context, c cid.Cid, name string, progress func(api.Progress)) error {
 	defer n.Blockstore.PinLock(ctx).Unlock(ctx)
@@ -165,7 +160,7 @@ func (n *Node) GC(ctx context.Context) (api.GCResult, error) {
 	start := time.Now()
 	defer n.Blockstore.GCLock(ctx).Unlock(ctx)
 	keep := cid.NewSet()
-	local := n.localDAG()
+	local := n.localDAG
 	getLinks := func(ctx context.Context, c cid.Cid) ([]*ipld.Link, error) {
 		links, err := merkledag.GetLinksWithDAG(local)(ctx, c)
 		if ipld.IsNotFound(err) {
@@ -390,7 +385,7 @@ func (n *Node) Get(ctx context.Context, p, target string, progress func(api.Prog
 			progress(api.Progress{Phase: "write", Files: fp.Files, Bytes: fp.Bytes, Path: fp.Path})
 		}
 	}
-	if err := folder.Write(ctx, n.localDAG(), c, target, wo); err != nil {
+	if err := folder.Write(ctx, n.localDAG, c, target, wo); err != nil {
 		return fmt.Errorf("get %s: %w", p, err)
 	}
 	return nil
@@ -615,7 +610,7 @@ func (p pinIndex) Roots(ctx context.Context) ([]gateway.Root, error) {
 			continue
 		}
 		size := int64(-1)
-		if nd, err := p.n.localDAG().Get(ctx, pi.CID); err == nil {
+		if nd, err := p.n.localDAG.Get(ctx, pi.CID); err == nil {
 			if s, err := nd.Size(); err == nil {
 				size = int64(s)
 			}

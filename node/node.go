@@ -35,7 +35,6 @@ import (
 	"github.com/ipfs/boxo/provider"
 	"github.com/ipfs/go-cid"
 	ds "github.com/ipfs/go-datastore"
-	dssync "github.com/ipfs/go-datastore/sync"
 	ipld "github.com/ipfs/go-ipld-format"
 	"github.com/ipfs/go-unixfsnode"
 	dagpb "github.com/ipld/go-codec-dagpb"
@@ -109,10 +108,14 @@ type Node struct {
 	Exchange   exchange.Interface
 	Blocks     blockservice.BlockService
 	DAG        ipld.DAGService
-	Pinner     pin.Pinner
-	Provider   provider.System
-	Names      namesys.NameSystem
-	resolver   resolver.Resolver
+	// local reads only the store: a missing block is an error at once,
+	// never a network wait (gc, announcing, writing a fetched folder).
+	local    blockservice.BlockService
+	localDAG ipld.DAGService
+	Pinner   pin.Pinner
+	Provider provider.System
+	Names    namesys.NameSystem
+	resolver resolver.Resolver
 
 	gatewayLn, apiLn net.Listener
 	gatewayHandler   http.Handler
@@ -142,7 +145,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}()
 	if n.store == nil {
-		n.store = newMemStore()
+		n.store = store.NewMemory()
 	}
 	dstore := n.store.Datastore()
 
@@ -185,6 +188,8 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 	n.Blocks = blockservice.New(n.Blockstore, n.Exchange)
 	n.DAG = merkledag.NewDAGService(n.Blocks)
+	n.local = blockservice.New(n.Blockstore, nil)
+	n.localDAG = merkledag.NewDAGService(n.local)
 
 	fetcherCfg := bsfetcher.NewFetcherConfig(n.Blocks)
 	fetcherCfg.PrototypeChooser = dagpb.AddSupportToChooser(bsfetcher.DefaultPrototypeChooser)
@@ -199,8 +204,8 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 	if n.Routing != nil {
 		// Only local blocks are announced: the key lister walks pins
-		// through an offline block service.
-		localFetcher := bsfetcher.NewFetcherConfig(blockservice.New(n.Blockstore, offline.Exchange(n.Blockstore)))
+		// through the local block service.
+		localFetcher := bsfetcher.NewFetcherConfig(n.local)
 		localFetcher.SkipNotFound = true
 		localFetcher.PrototypeChooser = dagpb.AddSupportToChooser(bsfetcher.DefaultPrototypeChooser)
 		keys := dspinner.NewPinnedProvider(s.Provider.Strategy == "roots", pinner, localFetcher)
@@ -438,21 +443,6 @@ func ignoreClosed(f func() error) func() error {
 		return nil
 	}
 }
-
-// memStore is the in-memory Store used when none is injected.
-type memStore struct {
-	d  ds.Batching
-	bs blockstore.Blockstore
-}
-
-func newMemStore() *memStore {
-	d := dssync.MutexWrap(ds.NewMapDatastore())
-	return &memStore{d: d, bs: store.NewEmptyStore(blockstore.NewIdStore(blockstore.NewBlockstore(d)))}
-}
-
-func (m *memStore) Datastore() ds.Batching            { return m.d }
-func (m *memStore) Blockstore() blockstore.Blockstore { return m.bs }
-func (m *memStore) Sync(context.Context) error        { return nil }
 
 // servedSizes is the block store as bitswap sees it. boxo's bitswap engine
 // (v0.43, decision/engine.go) treats a block size of 0 as "size unknown"

@@ -20,6 +20,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/ipfs/boxo/blockstore"
 	ds "github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
 	pebbleds "github.com/ipfs/go-ds-pebble"
 )
 
@@ -84,13 +85,40 @@ func Open(path string, opts Options) (*Store, error) {
 		d.Close()
 		return nil, fmt.Errorf("open store %s: cache: %w", path, err)
 	}
-	// Identity CIDs carry their data inline; NewIdStore answers them
-	// without touching the disk, and NewEmptyStore does the same for the
-	// zero-length block. Both sit above the cache, whose bloom filter
-	// knows only stored keys.
-	bs := NewEmptyStore(blockstore.NewIdStore(cached))
+	bs := layers(cached)
 	return &Store{path: path, ds: d, bs: bs, cancel: cancel}, nil
 }
+
+// layers puts the blocks that need no storage above base: identity CIDs
+// carry their data inline (boxo's IdStore) and the zero-length block is
+// fixed by its CID (NewEmptyStore). They sit above any cache, whose view is
+// only of stored keys.
+func layers(base blockstore.Blockstore) blockstore.Blockstore {
+	return NewEmptyStore(blockstore.NewIdStore(base))
+}
+
+// Memory is a Store kept in memory, with the same block layers as the
+// on-disk one: for tests and throwaway nodes. Sync does nothing, and
+// everything is lost when it is dropped.
+type Memory struct {
+	ds ds.Batching
+	bs blockstore.Blockstore
+}
+
+// NewMemory returns an empty in-memory store.
+func NewMemory() *Memory {
+	d := dssync.MutexWrap(ds.NewMapDatastore())
+	return &Memory{ds: d, bs: layers(blockstore.NewBlockstore(d))}
+}
+
+// Datastore returns the key-value store.
+func (m *Memory) Datastore() ds.Batching { return m.ds }
+
+// Blockstore returns the block store.
+func (m *Memory) Blockstore() blockstore.Blockstore { return m.bs }
+
+// Sync does nothing: memory is not durable.
+func (m *Memory) Sync(context.Context) error { return nil }
 
 // Datastore returns the key-value store under everything. Pins, DHT records
 // and queues keep their own key prefixes in it.

@@ -182,3 +182,7 @@ func TestEmptyBlockAlwaysPresent(t *testing.T) {
 		t.Fatalf("Get(empty) = %v, %v", b, err)
 	}
 }
+
+func TestConformanceMemory(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) blockstore.Blockstore { return NewMemory().Blockstore() })
+}
