@@ -23,7 +23,7 @@ var _ impl = (*commonsImpl)(nil)
 func (c *commonsImpl) Name() string { return "commons" }
 
 // env drops $COMMONS_REPO so that only --repo chooses the repo.
-func (c *commonsImpl) env() []string { return envWith([]string{"COMMONS_REPO"}) }
+func (c *commonsImpl) env() []string { return envWithout("COMMONS_REPO") }
 
 func (c *commonsImpl) run(ctx context.Context, dir string, args ...string) (cmdResult, error) {
 	return runCLI(ctx, c.timeout, c.env(), c.bin, append([]string{"--repo", dir}, args...)...)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/commons-p2p/commons/node/nodetest/kubopeer"
 )
 
 // kuboImpl drives a Kubo (`ipfs`) binary, the reference implementation.
@@ -23,11 +24,9 @@ var _ impl = (*kuboImpl)(nil)
 
 func (k *kuboImpl) Name() string { return "kubo" }
 
-// env points Kubo at dir and keeps it from phoning home.
-func (k *kuboImpl) env(dir string) []string {
-	return envWith([]string{"IPFS_PATH", "IPFS_TELEMETRY", "DO_NOT_TRACK", "TEST_DHT_STUB", "GOLOG_LOG_LEVEL"},
-		"IPFS_PATH="+dir, "IPFS_TELEMETRY=off", "DO_NOT_TRACK=1")
-}
+// env points Kubo at dir and keeps it from phoning home, exactly as the
+// interop tests run it.
+func (k *kuboImpl) env(dir string) []string { return kubopeer.Env(dir) }
 
 func (k *kuboImpl) run(ctx context.Context, dir string, args ...string) (cmdResult, error) {
 	return runCLI(ctx, k.timeout, k.env(dir), k.bin, args...)
@@ -44,72 +43,13 @@ func (k *kuboImpl) Version(ctx context.Context) (string, error) {
 	return strings.TrimSpace(string(res.Stdout)), err
 }
 
-// kuboConfig are the settings applied on top of `ipfs init --profile=test`:
-// loopback only with kernel-chosen ports, nothing that reaches the internet.
-// The test profile sets most of them already; they are repeated so that a
-// change of the profile in a later Kubo cannot quietly change the setup.
-// They are the same as node/nodetest/kubopeer's, minus what only matters for
-// DHT interop.
-var kuboConfig = []struct {
-	key   string
-	value any
-}{
-	{"Addresses.API", []string{"/ip4/127.0.0.1/tcp/0"}},
-	{"Addresses.Gateway", []string{"/ip4/127.0.0.1/tcp/0"}},
-	{"Addresses.Swarm", []string{"/ip4/127.0.0.1/tcp/0"}},
-	{"Bootstrap", []string{}},
-	{"Peering.Peers", []any{}},
-	{"Discovery.MDNS.Enabled", false},
-	{"AutoConf.Enabled", false},
-	{"AutoTLS.Enabled", false},
-	{"Routing.Type", "dhtserver"}, // as commons's test profile: an always-serving DHT
-	{"Routing.DelegatedRouters", []string{}},
-	{"Ipns.DelegatedPublishers", []string{}},
-	{"DNS.Resolvers", map[string]any{}},
-	{"Swarm.DisableNatPortMap", true},
-	{"Swarm.RelayClient.Enabled", false},
-	{"Plugins.Plugins.telemetry.Config", map[string]any{"Mode": "off"}},
-}
-
+// Init makes a Kubo repo configured as the interop tests' (kubopeer):
+// loopback only, kernel-chosen ports, nothing that reaches the internet.
 func (k *kuboImpl) Init(ctx context.Context, dir string) error {
 	if _, err := k.run(ctx, dir, "init", "--profile=test", "--empty-repo"); err != nil {
 		return err
 	}
-	// Editing the file directly saves a process start per key.
-	path := filepath.Join(dir, "config")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("kubo config: %w", err)
-	}
-	var cfg map[string]any
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		return fmt.Errorf("kubo config %s: %w", path, err)
-	}
-	for _, e := range kuboConfig {
-		setPath(cfg, strings.Split(e.key, "."), e.value)
-	}
-	b, err = json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
-		return fmt.Errorf("kubo config: %w", err)
-	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		return fmt.Errorf("kubo config: %w", err)
-	}
-	return nil
-}
-
-// setPath sets m[p0][p1]...[pn] = v, creating (or replacing non-object)
-// intermediate objects.
-func setPath(m map[string]any, path []string, v any) {
-	for _, p := range path[:len(path)-1] {
-		next, ok := m[p].(map[string]any)
-		if !ok {
-			next = map[string]any{}
-			m[p] = next
-		}
-		m = next
-	}
-	m[path[len(path)-1]] = v
+	return kubopeer.Configure(dir, nil)
 }
 
 func (k *kuboImpl) Add(ctx context.Context, dir, folder string) (string, cmdResult, error) {

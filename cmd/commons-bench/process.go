@@ -204,9 +204,8 @@ func tail(b []byte, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// envWith returns the bench's environment without the named variables,
-// followed by set (KEY=VALUE entries).
-func envWith(drop []string, set ...string) []string {
+// envWithout returns the bench's environment without the named variables.
+func envWithout(drop ...string) []string {
 	var env []string
 next:
 	for _, kv := range os.Environ() {
@@ -217,5 +216,5 @@ next:
 		}
 		env = append(env, kv)
 	}
-	return append(env, set...)
+	return env
 }

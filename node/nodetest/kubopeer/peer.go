@@ -3,7 +3,6 @@ package kubopeer
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -31,9 +30,10 @@ const (
 // Options adjusts a Peer. The zero value gives a DHT-server Kubo listening on
 // 127.0.0.1 TCP only.
 type Options struct {
-	// Config holds extra `ipfs config --json KEY VALUE` edits, applied after
-	// this package's defaults (so they can override them), in key order. Each
-	// value is encoded with encoding/json, e.g.
+	// Config holds extra configuration edits, applied by Configure after
+	// this package's defaults (so they can override them), in key order. Keys
+	// are dot-separated as for `ipfs config --json`; values are JSON-encoded,
+	// e.g.
 	// {"Routing.Type": "dhtclient", "Swarm.ConnMgr.HighWater": 10}.
 	Config map[string]any
 	// DaemonArgs are appended to `ipfs daemon`, e.g. "--offline".
@@ -111,14 +111,8 @@ func Start(t testing.TB, opts Options) *Peer {
 	if _, err := p.Run(ctx, "init", "--profile=test", "--empty-repo"); err != nil {
 		t.Fatal(err)
 	}
-	edits, err := configEdits(opts.Config)
-	if err != nil {
+	if err := Configure(p.Repo, opts.Config); err != nil {
 		t.Fatal(err)
-	}
-	for _, e := range edits {
-		if _, err := p.Run(ctx, "config", "--json", e.key, e.value); err != nil {
-			t.Fatal(err)
-		}
 	}
 
 	logFile, err := os.Create(p.LogPath)
@@ -207,61 +201,7 @@ func (p *Peer) Run(ctx context.Context, args ...string) ([]byte, error) {
 }
 
 // env is the environment of every Kubo process of this peer.
-//
-// TEST_DHT_STUB=1 lifts the filters that keep loopback peers out of Kubo's
-// WAN DHT (/ipfs/kad/1.0.0): without it Kubo only puts loopback peers in its
-// LAN DHT (/ipfs/lan/kad/1.0.0), so it would neither store our nodes' provider
-// records in its WAN table nor send its own to them.
-func (p *Peer) env() []string {
-	env := append(filteredEnv("IPFS_PATH", "IPFS_TELEMETRY", "DO_NOT_TRACK", "TEST_DHT_STUB"),
-		"IPFS_PATH="+p.Repo,
-		"IPFS_TELEMETRY=off",
-		"DO_NOT_TRACK=1",
-		"TEST_DHT_STUB=1",
-	)
-	return append(env, p.extraEnv...)
-}
-
-type configEdit struct{ key, value string }
-
-// configEdits returns the default edits followed by extra, sorted by key.
-// The test profile already sets most defaults; they are repeated so that a
-// change of the profile in a later Kubo cannot quietly let a test reach the
-// internet.
-func configEdits(extra map[string]any) ([]configEdit, error) {
-	loopback := `["/ip4/127.0.0.1/tcp/0"]`
-	edits := []configEdit{
-		{"Addresses.API", loopback},
-		{"Addresses.Gateway", loopback},
-		{"Addresses.Swarm", loopback},
-		{"Bootstrap", `[]`},
-		{"Peering.Peers", `[]`},
-		{"Discovery.MDNS.Enabled", `false`},
-		{"AutoConf.Enabled", `false`},
-		{"AutoTLS.Enabled", `false`},
-		{"Routing.Type", `"dhtserver"`}, // answer DHT queries and store provider records from our nodes
-		{"Routing.DelegatedRouters", `[]`},
-		{"Routing.LoopbackAddressesOnLanDHT", `true`},
-		{"Ipns.DelegatedPublishers", `[]`},
-		{"DNS.Resolvers", `{}`},
-		{"Swarm.DisableNatPortMap", `true`},
-		{"Swarm.RelayClient.Enabled", `false`},
-		{"Plugins.Plugins.telemetry.Config", `{"Mode":"off"}`},
-	}
-	keys := make([]string, 0, len(extra))
-	for k := range extra {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		v, err := json.Marshal(extra[k])
-		if err != nil {
-			return nil, fmt.Errorf("kubopeer: encode config %s: %w", k, err)
-		}
-		edits = append(edits, configEdit{k, string(v)})
-	}
-	return edits, nil
-}
+func (p *Peer) env() []string { return Env(p.Repo, p.extraEnv...) }
 
 // waitReady polls until the daemon has written its API and gateway files and
 // its API reports the swarm addresses, filling in p's exported fields.
