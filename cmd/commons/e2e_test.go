@@ -7,14 +7,12 @@ import (
 	"crypto/rand"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
@@ -396,46 +394,10 @@ func absentCID(t *testing.T) cid.Cid {
 // neither fail nor knock the starting daemon over by taking the repo lock.
 func TestE2ECommandWhileDaemonStarts(t *testing.T) {
 	r := newRepo(t, "racer")
-	cmd := exec.Command(commonsBin(t), "--repo", r.path, "daemon")
-	cmd.Env = commandEnv()
-	logPath := filepath.Join(t.TempDir(), "daemon.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
+	d := r.spawnDaemon()
+	if res := r.run("pin", "ls", "--json"); res.code != 0 {
+		t.Fatalf("pin ls while the daemon starts: %s\ndaemon log:\n%s", res, d.logTail(40))
 	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	err = cmd.Start()
-	logf.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := func() string { b, _ := os.ReadFile(logPath); return string(b) }
-	exited := make(chan struct{}) // closed when the daemon has exited
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(stopDeadline):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
-	res := r.run("pin", "ls", "--json")
-	if res.code != 0 {
-		t.Fatalf("pin ls while the daemon starts: %s\ndaemon log:\n%s", res, log())
-	}
-	ok := poll(readyDeadline, nil, func() bool {
-		select {
-		case <-exited:
-			t.Fatalf("the daemon exited (%v) after a command raced its start:\n%s", waitErr, log())
-		default:
-		}
-		return r.exists("api")
-	})
-	if !ok {
-		t.Fatalf("the daemon never came up:\n%s", log())
-	}
+	d.waitReady() // fails the test if the daemon exited
 	mustOK(t, r.run("id", "--json"))
 }

@@ -306,6 +306,16 @@ type daemon struct {
 // answers as this repo's node. The daemon is stopped at cleanup (SIGINT,
 // then SIGKILL), and its log tail is printed if the test failed.
 func (r *testRepo) start() *daemon {
+	r.t.Helper()
+	d := r.spawnDaemon()
+	d.waitReady()
+	return d
+}
+
+// spawnDaemon starts `commons daemon` on the repo, its command line
+// preceded by prefix if any (e.g. "ip", "netns", "exec", NAME), and
+// registers its cleanup as start does, but does not wait for it.
+func (r *testRepo) spawnDaemon(prefix ...string) *daemon {
 	t := r.t
 	t.Helper()
 	// The log lives outside the repo, in a temp dir made before the
@@ -315,7 +325,8 @@ func (r *testRepo) start() *daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(commonsBin(t), "--repo", r.path, "daemon")
+	argv := append(append([]string{}, prefix...), commonsBin(t), "--repo", r.path, "daemon")
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = filepath.Dir(r.path)
 	cmd.Env = commandEnv()
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -335,7 +346,6 @@ func (r *testRepo) start() *daemon {
 			t.Logf("daemon on %s (pid %d), last lines of its log:\n%s", r.path, cmd.Process.Pid, d.logTail(40))
 		}
 	})
-	d.waitReady()
 	return d
 }
 

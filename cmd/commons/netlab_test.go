@@ -23,7 +23,7 @@ import (
 type netns struct {
 	t    *testing.T
 	name string
-	repo string
+	repo *testRepo
 }
 
 func ipCmd(t *testing.T, args ...string) {
@@ -46,8 +46,8 @@ func lan(t *testing.T) (a, b *netns) {
 		t.Fatal("netlab tests need iproute2's ip command (apt-get install iproute2)")
 	}
 	id := os.Getpid() % 100000
-	a = &netns{t: t, name: fmt.Sprintf("cmn%da", id), repo: filepath.Join(t.TempDir(), "a")}
-	b = &netns{t: t, name: fmt.Sprintf("cmn%db", id), repo: filepath.Join(t.TempDir(), "b")}
+	a = &netns{t: t, name: fmt.Sprintf("cmn%da", id), repo: &testRepo{t: t, path: filepath.Join(t.TempDir(), "a")}}
+	b = &netns{t: t, name: fmt.Sprintf("cmn%db", id), repo: &testRepo{t: t, path: filepath.Join(t.TempDir(), "b")}}
 	for _, n := range []*netns{a, b} {
 		ipCmd(t, "netns", "add", n.name)
 		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", n.name).Run() })
@@ -73,7 +73,7 @@ func (n *netns) run(args ...string) result {
 	n.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), commandDeadline)
 	defer cancel()
-	full := append([]string{"netns", "exec", n.name, commonsBin(n.t), "--repo", n.repo}, args...)
+	full := append([]string{"netns", "exec", n.name, commonsBin(n.t), "--repo", n.repo.path}, args...)
 	cmd := exec.CommandContext(ctx, "ip", full...)
 	cmd.Env = commandEnv()
 	var stdout, stderr bytes.Buffer
@@ -89,38 +89,12 @@ func (n *netns) run(args ...string) result {
 }
 
 // daemon starts `commons daemon` in the namespace and waits until it
-// answers there as an online node.
+// answers there as an online node (its API is on the namespace's loopback,
+// out of the test's reach, so readiness is asked of the CLI inside).
 func (n *netns) daemon() {
-	t := n.t
-	t.Helper()
-	logPath := filepath.Join(t.TempDir(), n.name+".log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("ip", "netns", "exec", n.name, commonsBin(t), "--repo", n.repo, "daemon")
-	cmd.Env = commandEnv()
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	logf.Close()
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(stopDeadline):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("daemon in %s:\n%s", n.name, b)
-		}
-	})
-	ok := poll(readyDeadline, done, func() bool {
+	n.t.Helper()
+	d := n.repo.spawnDaemon("ip", "netns", "exec", n.name)
+	ok := poll(readyDeadline, d.done, func() bool {
 		r := n.run("id", "--json")
 		var info struct {
 			Online bool `json:"online"`
@@ -128,8 +102,7 @@ func (n *netns) daemon() {
 		return r.code == 0 && json.Unmarshal([]byte(r.stdout), &info) == nil && info.Online
 	})
 	if !ok {
-		b, _ := os.ReadFile(logPath)
-		t.Fatalf("daemon in %s did not come up:\n%s", n.name, b)
+		n.t.Fatalf("daemon in %s did not come up:\n%s", n.name, d.logTail(40))
 	}
 }
 
@@ -143,7 +116,7 @@ func TestNetLabLANWithoutInternet(t *testing.T) {
 		mustOK(t, n.run("init", "--profile", "lan"))
 	}
 	// A bootstrap peer on the public internet, unreachable from here.
-	cfg := filepath.Join(a.repo, "config.toml")
+	cfg := filepath.Join(a.repo.path, "config.toml")
 	data, err := os.ReadFile(cfg)
 	if err != nil {
 		t.Fatal(err)
