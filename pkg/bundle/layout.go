@@ -1,0 +1,366 @@
+package bundle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/ipfs/boxo/ipld/merkledag"
+	ft "github.com/ipfs/boxo/ipld/unixfs"
+	uio "github.com/ipfs/boxo/ipld/unixfs/io"
+	"github.com/ipfs/go-cid"
+	ipld "github.com/ipfs/go-ipld-format"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	mh "github.com/multiformats/go-multihash"
+)
+
+// Names inside a bundle root.
+const (
+	// MetaDir is the folder of a bundle root that holds its metadata. A
+	// design folder may not have its own entry of that name at the top.
+	MetaDir = ".commons"
+	// ManifestFile is the manifest's name inside MetaDir.
+	ManifestFile = "bundle.cbor"
+	// ManifestPath is the manifest's path from the bundle root.
+	ManifestPath = MetaDir + "/" + ManifestFile
+	// LogDir holds the in-process log's attachments, from the bundle root.
+	LogDir = MetaDir + "/log"
+)
+
+// Bundle is a verified bundle version.
+type Bundle struct {
+	// Root is the bundle root's CID: "the bundle".
+	Root cid.Cid
+	// ManifestCID is the dag-cbor CID of the manifest block (the same
+	// bytes are stored in the root as a raw block, ManifestPath).
+	ManifestCID cid.Cid
+	// Block is the manifest block.
+	Block  []byte
+	Signed *SignedManifest
+}
+
+// Manifest returns the verified manifest.
+func (b *Bundle) Manifest() *Manifest { return &b.Signed.Manifest }
+
+// String names the bundle for messages: name, version and root.
+func (b *Bundle) String() string {
+	m := b.Manifest()
+	return fmt.Sprintf("%s v%d (%s)", m.Name, m.Sequence, b.Root)
+}
+
+var dagPB = cid.Prefix{Version: 1, Codec: cid.DagProtobuf, MhType: mh.SHA2_256, MhLength: -1}
+
+// Build stores the bundle root for a signed manifest: the entries of the
+// manifest's files directory, plus MetaDir holding the manifest (as a raw
+// block, so that Kubo, `ipfs get` and every gateway read it as a plain
+// file) and, when logDir is defined, the log attachments folder. The files
+// directory must be in dag already. Build returns the root's CID.
+func Build(ctx context.Context, dag ipld.DAGService, s *SignedManifest, logDir cid.Cid) (cid.Cid, error) {
+	name := s.Manifest.Name
+	block, err := s.Encode()
+	if err != nil {
+		return cid.Undef, fmt.Errorf("build bundle %q: %w", name, err)
+	}
+	raw, err := merkledag.NewRawNodeWPrefix(block, cid.Prefix{Version: 1, Codec: cid.Raw, MhType: mh.SHA2_256, MhLength: -1})
+	if err != nil {
+		return cid.Undef, fmt.Errorf("build bundle %q: %w", name, err)
+	}
+	meta := ft.EmptyDirNode()
+	if err := meta.SetCidBuilder(dagPB); err != nil {
+		return cid.Undef, fmt.Errorf("build bundle %q: %w", name, err)
+	}
+	if err := meta.AddNodeLink(ManifestFile, raw); err != nil {
+		return cid.Undef, fmt.Errorf("build bundle %q: %w", name, err)
+	}
+	if logDir.Defined() {
+		ln, err := dag.Get(ctx, logDir)
+		if err != nil {
+			return cid.Undef, fmt.Errorf("build bundle %q: log folder: %w", name, err)
+		}
+		if err := meta.AddNodeLink(path.Base(LogDir), ln); err != nil {
+			return cid.Undef, fmt.Errorf("build bundle %q: %w", name, err)
+		}
+	}
+	fnode, err := dag.Get(ctx, s.Manifest.Files)
+	if err != nil {
+		return cid.Undef, fmt.Errorf("build bundle %q: files %s: %w", name, s.Manifest.Files, err)
+	}
+	dir, err := uio.NewDirectoryFromNode(dag, fnode)
+	if err != nil {
+		return cid.Undef, fmt.Errorf("build bundle %q: files %s: a bundle's files must be a folder: %w", name, s.Manifest.Files, err)
+	}
+	if _, err := dir.Find(ctx, MetaDir); err == nil {
+		return cid.Undef, fmt.Errorf("build bundle %q: the files already have an entry %q, which is reserved for the bundle's metadata", name, MetaDir)
+	}
+	if err := dag.AddMany(ctx, []ipld.Node{raw, meta}); err != nil {
+		return cid.Undef, fmt.Errorf("build bundle %q: %w", name, err)
+	}
+	if err := dir.AddChild(ctx, MetaDir, meta); err != nil {
+		return cid.Undef, fmt.Errorf("build bundle %q: %w", name, err)
+	}
+	root, err := dir.GetNode()
+	if err != nil {
+		return cid.Undef, fmt.Errorf("build bundle %q: %w", name, err)
+	}
+	if err := dag.Add(ctx, root); err != nil {
+		return cid.Undef, fmt.Errorf("build bundle %q: %w", name, err)
+	}
+	return root.Cid(), nil
+}
+
+// AddAttachments returns a log folder holding prev's entries (prev may be
+// cid.Undef) plus the given files, by name. A name already present is
+// refused: log entries are appended, never rewritten.
+func AddAttachments(ctx context.Context, dag ipld.DAGService, prev cid.Cid, add map[string]ipld.Node) (cid.Cid, error) {
+	var dir uio.Directory
+	if prev.Defined() {
+		nd, err := dag.Get(ctx, prev)
+		if err != nil {
+			return cid.Undef, fmt.Errorf("log folder %s: %w", prev, err)
+		}
+		if dir, err = uio.NewDirectoryFromNode(dag, nd); err != nil {
+			return cid.Undef, fmt.Errorf("log folder %s: %w", prev, err)
+		}
+	} else {
+		var err error
+		if dir, err = uio.NewDirectory(dag, uio.WithCidBuilder(dagPB)); err != nil {
+			return cid.Undef, err
+		}
+	}
+	for name, nd := range add {
+		if _, err := dir.Find(ctx, name); err == nil {
+			return cid.Undef, fmt.Errorf("log folder: %q is already there", name)
+		}
+		if err := dir.AddChild(ctx, name, nd); err != nil {
+			return cid.Undef, fmt.Errorf("log folder: add %q: %w", name, err)
+		}
+	}
+	nd, err := dir.GetNode()
+	if err != nil {
+		return cid.Undef, err
+	}
+	if err := dag.Add(ctx, nd); err != nil {
+		return cid.Undef, err
+	}
+	return nd.Cid(), nil
+}
+
+// LoadOptions control Load.
+type LoadOptions struct {
+	// Publisher, if set, is the key the bundle must be signed by.
+	Publisher crypto.PubKey
+}
+
+// Load reads and verifies the bundle at root. It returns an error wrapping
+// ErrNotBundle when root is plain content (no MetaDir with a manifest),
+// ErrInvalidManifest when the manifest or the root's layout is wrong,
+// ErrBadSignature or ErrWrongPublisher when the signature does not hold.
+// Blocks are read through dag, so a network DAG service fetches what is
+// missing (the manifest, and the directory nodes of the root and files).
+func Load(ctx context.Context, dag ipld.DAGService, root cid.Cid, opts LoadOptions) (*Bundle, error) {
+	b, err := load(ctx, dag, root, opts)
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", root, err)
+	}
+	return b, nil
+}
+
+func load(ctx context.Context, dag ipld.DAGService, root cid.Cid, opts LoadOptions) (*Bundle, error) {
+	if root.Type() != cid.DagProtobuf {
+		return nil, ErrNotBundle
+	}
+	rnode, err := dag.Get(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	rdir, err := uio.NewDirectoryFromNode(dag, rnode)
+	if err != nil {
+		return nil, ErrNotBundle
+	}
+	metaNode, err := rdir.Find(ctx, MetaDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotBundle
+	}
+	if err != nil {
+		return nil, err
+	}
+	meta, ok := metaNode.(*merkledag.ProtoNode)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s is not a folder", ErrInvalidManifest, MetaDir)
+	}
+	if fs, err := ft.FSNodeFromBytes(meta.Data()); err != nil || fs.Type() != ft.TDirectory {
+		return nil, fmt.Errorf("%w: %s is not a plain folder", ErrInvalidManifest, MetaDir)
+	}
+	var manifestLink, logLink *ipld.Link
+	for _, l := range meta.Links() {
+		switch l.Name {
+		case ManifestFile:
+			manifestLink = l
+		case path.Base(LogDir):
+			logLink = l
+		default:
+			return nil, fmt.Errorf("%w: unexpected %s/%s", ErrInvalidManifest, MetaDir, l.Name)
+		}
+	}
+	if manifestLink == nil {
+		return nil, ErrNotBundle
+	}
+	mc := manifestLink.Cid
+	if (mc.Type() != cid.Raw && mc.Type() != cid.DagCBOR) || mc.Prefix().MhType != mh.SHA2_256 {
+		return nil, fmt.Errorf("%w: %s is %s, not one raw sha2-256 block", ErrInvalidManifest, ManifestPath, mc)
+	}
+	if manifestLink.Size > MaxManifestSize {
+		return nil, fmt.Errorf("%w: %s is %d bytes, more than %d", ErrInvalidManifest, ManifestPath, manifestLink.Size, MaxManifestSize)
+	}
+	mnode, err := dag.Get(ctx, mc)
+	if err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	block := mnode.RawData()
+	s, err := Decode(block)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Verify(opts.Publisher); err != nil {
+		return nil, err
+	}
+	m := &s.Manifest
+	if err := checkFiles(ctx, dag, rdir, m); err != nil {
+		return nil, err
+	}
+	if err := checkLog(ctx, dag, logLink, m); err != nil {
+		return nil, err
+	}
+	return &Bundle{Root: root, ManifestCID: CID(block), Block: block, Signed: s}, nil
+}
+
+// checkFiles verifies that the root holds exactly the signed files'
+// entries (plus MetaDir) and that the BOM and instructions references
+// resolve to the signed CIDs.
+func checkFiles(ctx context.Context, dag ipld.DAGService, rdir uio.Directory, m *Manifest) error {
+	fnode, err := dag.Get(ctx, m.Files)
+	if err != nil {
+		return fmt.Errorf("files %s: %w", m.Files, err)
+	}
+	fdir, err := uio.NewDirectoryFromNode(dag, fnode)
+	if err != nil {
+		return fmt.Errorf("%w: files %s is not a folder", ErrInvalidManifest, m.Files)
+	}
+	want := make(map[string]cid.Cid)
+	if err := fdir.ForEachLink(ctx, func(l *ipld.Link) error {
+		want[l.Name] = l.Cid
+		return nil
+	}); err != nil {
+		return fmt.Errorf("files %s: %w", m.Files, err)
+	}
+	if _, ok := want[MetaDir]; ok {
+		return fmt.Errorf("%w: the files have their own %s", ErrInvalidManifest, MetaDir)
+	}
+	seen := 0
+	if err := rdir.ForEachLink(ctx, func(l *ipld.Link) error {
+		if l.Name == MetaDir {
+			return nil
+		}
+		c, ok := want[l.Name]
+		if !ok || !c.Equals(l.Cid) {
+			return fmt.Errorf("%w: the root's entry %q is not the signed one", ErrInvalidManifest, l.Name)
+		}
+		seen++
+		return nil
+	}); err != nil {
+		return err
+	}
+	if seen != len(want) {
+		return fmt.Errorf("%w: the root lacks %d of the signed files' entries", ErrInvalidManifest, len(want)-seen)
+	}
+	for _, ref := range []*FileRef{m.BOM, m.Instructions} {
+		if ref == nil {
+			continue
+		}
+		c, err := Resolve(ctx, dag, m.Files, ref.Path)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrInvalidManifest, ref.Path, err)
+		}
+		if !c.Equals(ref.Link) {
+			return fmt.Errorf("%w: %s is %s in the files, the manifest says %s", ErrInvalidManifest, ref.Path, c, ref.Link)
+		}
+	}
+	return nil
+}
+
+// checkLog verifies that the log folder holds exactly the attachments the
+// log names.
+func checkLog(ctx context.Context, dag ipld.DAGService, logLink *ipld.Link, m *Manifest) error {
+	want := make(map[string]cid.Cid)
+	for _, e := range m.Log {
+		for _, a := range e.Attachments {
+			want[strings.TrimPrefix(a.Path, LogDir+"/")] = a.Link
+		}
+	}
+	if logLink == nil {
+		if len(want) > 0 {
+			return fmt.Errorf("%w: the log names attachments but %s is missing", ErrInvalidManifest, LogDir)
+		}
+		return nil
+	}
+	nd, err := dag.Get(ctx, logLink.Cid)
+	if err != nil {
+		return fmt.Errorf("%s: %w", LogDir, err)
+	}
+	dir, err := uio.NewDirectoryFromNode(dag, nd)
+	if err != nil {
+		return fmt.Errorf("%w: %s is not a folder", ErrInvalidManifest, LogDir)
+	}
+	n := 0
+	if err := dir.ForEachLink(ctx, func(l *ipld.Link) error {
+		c, ok := want[l.Name]
+		if !ok || !c.Equals(l.Cid) {
+			return fmt.Errorf("%w: %s/%s is not an attachment the log names", ErrInvalidManifest, LogDir, l.Name)
+		}
+		n++
+		return nil
+	}); err != nil {
+		return err
+	}
+	if n != len(want) {
+		return fmt.Errorf("%w: %s lacks %d attachments the log names", ErrInvalidManifest, LogDir, len(want)-n)
+	}
+	return nil
+}
+
+// LogFolder returns the CID of a bundle root's log folder, or cid.Undef.
+func LogFolder(ctx context.Context, dag ipld.DAGService, root cid.Cid) (cid.Cid, error) {
+	c, err := Resolve(ctx, dag, root, LogDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return cid.Undef, nil
+	}
+	return c, err
+}
+
+// Resolve returns the CID at the slash-separated path p below the UnixFS
+// directory root. A missing element wraps os.ErrNotExist.
+func Resolve(ctx context.Context, dag ipld.DAGService, root cid.Cid, p string) (cid.Cid, error) {
+	cur := root
+	for _, el := range strings.Split(p, "/") {
+		if el == "" {
+			continue
+		}
+		nd, err := dag.Get(ctx, cur)
+		if err != nil {
+			return cid.Undef, err
+		}
+		dir, err := uio.NewDirectoryFromNode(dag, nd)
+		if err != nil {
+			return cid.Undef, fmt.Errorf("%q is below a file: %w", p, os.ErrNotExist)
+		}
+		child, err := dir.Find(ctx, el)
+		if err != nil {
+			return cid.Undef, fmt.Errorf("%q: %w", p, err)
+		}
+		cur = child.Cid()
+	}
+	return cur, nil
+}

@@ -1,0 +1,12 @@
+// Package proto holds the wire formats commons defines itself: IPLD schemas
+// for what it stores and exchanges. Go bindings live beside their users
+// (pkg/bundle binds BundleSchema with bindnode).
+package proto
+
+import _ "embed"
+
+// BundleSchema is the IPLD schema (DSL) of the design bundle manifest,
+// schema version 1.
+//
+//go:embed bundle.ipldsch
+var BundleSchema []byte
