@@ -25,6 +25,7 @@ import (
 
 	"github.com/commons-p2p/commons/gateway"
 	"github.com/commons-p2p/commons/gateway/api"
+	"github.com/commons-p2p/commons/pkg/bundle"
 	"github.com/commons-p2p/commons/pkg/carfile"
 	"github.com/commons-p2p/commons/pkg/folder"
 )
@@ -43,6 +44,9 @@ func (n *Node) FolderOptions() folder.Options {
 // Publish implements api.Service.
 func (n *Node) Publish(ctx context.Context, dir files.Node, opts api.PublishOptions, progress func(api.Progress)) (api.PublishResult, error) {
 	defer n.Blockstore.PinLock(ctx).Unlock(ctx)
+	if !opts.Plain {
+		return n.publishBundle(ctx, dir, opts, progress)
+	}
 	fo := n.FolderOptions()
 	var last folder.Progress
 	fo.Progress = func(p folder.Progress) {
@@ -58,7 +62,7 @@ func (n *Node) Publish(ctx context.Context, dir files.Node, opts api.PublishOpti
 		}
 		return api.PublishResult{}, fmt.Errorf("publish %s: %w", opts.Name, err)
 	}
-	if err := n.pinLocal(ctx, root, opts.Name); err != nil {
+	if err := n.pinLocal(ctx, root, opts.Name, nil); err != nil {
 		return api.PublishResult{}, fmt.Errorf("publish %s: %w", opts.Name, err)
 	}
 	res := api.PublishResult{CID: root, Name: opts.Name, Files: last.Files, Bytes: last.Bytes}
@@ -86,7 +90,11 @@ func isRefusal(err error) bool {
 // every link, and Import checked the CAR was complete. So the pin is
 // recorded without the pinner walking (and reading back) the whole DAG
 // again, which cost a fifth of an import's time.
-func (n *Node) pinLocal(ctx context.Context, root cid.Cid, name string) error {
+//
+// record, if not nil, runs after the pin is written and before the commit
+// point, so that what it writes (a bundle's index entry) is durable with
+// the pin: a crash keeps both, the pin alone, or neither.
+func (n *Node) pinLocal(ctx context.Context, root cid.Cid, name string, record func() error) error {
 	if has, err := n.Blockstore.Has(ctx, root); err != nil || !has {
 		if err == nil {
 			err = fmt.Errorf("root block is not stored")
@@ -98,6 +106,11 @@ func (n *Node) pinLocal(ctx context.Context, root cid.Cid, name string) error {
 	}
 	if err := n.Pinner.Flush(ctx); err != nil {
 		return fmt.Errorf("pin %s: %w", root, err)
+	}
+	if record != nil {
+		if err := record(); err != nil {
+			return fmt.Errorf("pin %s: %w", root, err)
+		}
 	}
 	// The commit point: blocks first (earlier in the log), then the pin.
 	if err := n.store.Sync(ctx); err != nil {
@@ -115,7 +128,26 @@ func (n *Node) Pin(ctx context.Context, c cid.Cid, name string, progress func(ap
 	if err := n.fetchDAG(ctx, c, progress); err != nil {
 		return fmt.Errorf("pin %s: %w", c, err)
 	}
-	return n.pinLocal(ctx, c, name)
+	// A design bundle is verified before it is pinned: a bundle whose
+	// signature or layout is wrong is refused, and nothing is pinned.
+	b, err := bundle.Load(ctx, n.localDAG, c, bundle.LoadOptions{})
+	switch {
+	case errors.Is(err, bundle.ErrNotBundle):
+		return n.pinLocal(ctx, c, name, nil)
+	case err != nil:
+		return fmt.Errorf("pin %s: %w", c, bundleError(err))
+	}
+	if name == "" {
+		name = b.Manifest().Name
+	}
+	return n.pinLocal(ctx, c, name, func() error {
+		// An older version pinned for the archive is recorded but does
+		// not become the head.
+		if err := n.bundles.Advance(ctx, b); err != nil && !errors.Is(err, bundle.ErrStale) {
+			return err
+		}
+		return nil
+	})
 }
 
 // Unpin implements api.Service.
@@ -267,7 +299,7 @@ func (n *Node) Import(ctx context.Context, r io.Reader, progress func(api.Progre
 		if _, pinned, err := n.Pinner.IsPinnedWithType(ctx, root, pin.Recursive); err == nil && pinned {
 			continue
 		}
-		if err := n.pinLocal(ctx, root, "imported"); err != nil {
+		if err := n.pinLocal(ctx, root, "imported", nil); err != nil {
 			return api.ImportResult{}, fmt.Errorf("import: %w", err)
 		}
 	}

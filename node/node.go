@@ -57,6 +57,7 @@ import (
 
 	"github.com/commons-p2p/commons/gateway"
 	"github.com/commons-p2p/commons/gateway/api"
+	"github.com/commons-p2p/commons/pkg/bundle"
 	"github.com/commons-p2p/commons/pkg/config"
 	"github.com/commons-p2p/commons/pkg/store"
 )
@@ -81,6 +82,9 @@ type Config struct {
 	Settings config.Config
 	// Identity is the node's private key. Required unless Host is given.
 	Identity crypto.PrivKey
+	// Publisher signs the bundles this node publishes; nil means the
+	// identity (or, with an injected host, the host's key).
+	Publisher crypto.PrivKey
 	// Store is where blocks and pins live; nil means an in-memory store
 	// (tests only: it loses everything on Close).
 	Store Store
@@ -100,6 +104,9 @@ type Node struct {
 	log      *slog.Logger
 	offline  bool
 	identity crypto.PrivKey // nil when the host was injected
+	// publisher signs bundles; nil only for an offline node with none.
+	publisher crypto.PrivKey
+	bundles   *bundle.Index
 
 	Host       host.Host       // nil when offline
 	Routing    routing.Routing // nil when offline or routing.dht = none
@@ -152,12 +159,20 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	// Blocks. Everything that adds blocks (import, fetch) takes the GC
 	// locker's pin lock, so a collection never deletes what is in flight.
 	n.Blockstore = blockstore.NewGCBlockstore(n.store.Blockstore(), blockstore.NewGCLocker())
+	n.bundles = bundle.NewIndex(dstore)
+	n.publisher = cfg.Publisher
+	if n.publisher == nil {
+		n.publisher = cfg.Identity
+	}
 
 	if !cfg.Offline {
 		if n.Host, err = buildHost(cfg, s); err != nil {
 			return nil, fmt.Errorf("node: start host: %w", err)
 		}
 		n.closers = append(n.closers, n.Host.Close)
+		if n.publisher == nil {
+			n.publisher = n.Host.Peerstore().PrivKey(n.Host.ID())
+		}
 
 		if n.bootstrapPeers, err = parseAddrInfos(s.Bootstrap.Peers); err != nil {
 			return nil, fmt.Errorf("node: bootstrap.peers: %w", err)

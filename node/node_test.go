@@ -45,7 +45,7 @@ func publish(t *testing.T, n *node.Node, dir string) cid.Cid {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := n.Publish(context.Background(), fn, api.PublishOptions{Name: filepath.Base(dir)}, nil)
+	res, err := n.Publish(context.Background(), fn, api.PublishOptions{Name: filepath.Base(dir), Plain: true}, nil)
 	if err != nil {
 		t.Fatalf("publish: %v", err)
 	}

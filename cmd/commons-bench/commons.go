@@ -40,13 +40,13 @@ func (c *commonsImpl) Init(ctx context.Context, dir string) error {
 }
 
 func (c *commonsImpl) Add(ctx context.Context, dir, folder string) (string, cmdResult, error) {
-	res, err := c.run(ctx, dir, "--quiet", "publish", folder)
+	res, err := c.run(ctx, dir, "--quiet", "add", folder)
 	if err != nil {
 		return "", res, err
 	}
 	root := strings.TrimSpace(string(res.Stdout))
 	if root == "" || strings.ContainsAny(root, " \n") {
-		return "", res, fmt.Errorf("commons publish printed %q, want one CID", res.Stdout)
+		return "", res, fmt.Errorf("commons add printed %q, want one CID", res.Stdout)
 	}
 	return root, res, nil
 }

@@ -57,7 +57,8 @@ gateways and pinning services can read them too.
 Start with:
   commons init                      create a repo (identity, config, store) in ~/.commons
   commons daemon                    run the node and its gateway at http://127.0.0.1:8080
-  commons publish ./brick-press     import, pin and announce a folder
+  commons publish ./brick-press     sign, pin and announce a design bundle
+                                    (its metadata in brick-press/commons.toml)
 
 Commands that change or read content talk to a running daemon through its
 local API; with no daemon they open the repo directly, and commands that need
@@ -93,7 +94,9 @@ the network say so.
 	root.PersistentFlags().BoolVar(&a.jsonOut, "json", false, "print results as JSON")
 	root.PersistentFlags().BoolVarP(&a.quiet, "quiet", "q", false, "print only the essential result (no progress)")
 	root.AddCommand(
-		a.initCommand(), a.daemonCommand(), a.publishCommand(), a.getCommand(), a.catCommand(),
+		a.initCommand(), a.daemonCommand(), a.publishCommand(), a.addCommand(), a.showCommand(),
+		a.bundlesCommand(), a.historyCommand(), a.diffCommand(), a.forkCommand(), a.lineageCommand(),
+		a.logCommand(), a.getCommand(), a.catCommand(),
 		a.lsCommand(), a.pinCommand(), a.gcCommand(), a.idCommand(), a.peersCommand(),
 		a.connectCommand(), a.exportCommand(), a.importCommand(), a.versionCommand(),
 	)
@@ -130,7 +133,7 @@ func (a *app) service(ctx context.Context) (api.Service, func(), error) {
 		}
 		r, err := repo.Open(a.repoPath)
 		if err == nil {
-			n, err := node.New(ctx, node.Config{Settings: r.Config, Identity: r.Identity, Store: r.Store, Offline: true})
+			n, err := node.New(ctx, node.Config{Settings: r.Config, Identity: r.Identity, Publisher: r.Publisher, Store: r.Store, Offline: true})
 			if err != nil {
 				r.Close()
 				return nil, nil, err
@@ -234,7 +237,7 @@ func (a *app) runDaemon(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer r.Close()
-	n, err := node.New(ctx, node.Config{Settings: r.Config, Identity: r.Identity, Store: r.Store, Logger: log})
+	n, err := node.New(ctx, node.Config{Settings: r.Config, Identity: r.Identity, Publisher: r.Publisher, Store: r.Store, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -270,59 +273,6 @@ func (a *app) runDaemon(ctx context.Context, log *slog.Logger) error {
 		return nil // a requested stop is a success
 	}
 	return err
-}
-
-func (a *app) publishCommand() *cobra.Command {
-	var name string
-	var hidden bool
-	cmd := &cobra.Command{
-		Use:   "publish DIR",
-		Short: "Import a folder (or file), pin it and announce it; prints its CID and gateway URL",
-		Long: `Import DIR as a UnixFS DAG (CIDv1, raw leaves, buzhash chunking by default, so
-a new version of a large file shares most blocks with the old one), pin it,
-make it durable on disk and announce it to the DHT.
-
-Refused, with nothing pinned: symlinks pointing outside DIR, device files,
-FIFOs and sockets, unreadable files, and names that cannot be carried safely.
-Names starting with '.' are skipped unless --hidden.`,
-		Args: args(1, "one folder or file"),
-		RunE: a.withService(func(ctx context.Context, svc api.Service, argv []string) error {
-			dir := argv[0]
-			fo := folder.DefaultOptions()
-			fo.Hidden = hidden
-			nd, totals, err := folder.Open(dir, fo)
-			if err != nil {
-				return fmt.Errorf("%w: %w", api.ErrInvalid, err)
-			}
-			if name == "" {
-				abs, _ := filepath.Abs(dir)
-				name = filepath.Base(abs)
-			}
-			pr := a.progress("import", totals.Bytes)
-			res, err := svc.Publish(ctx, nd, api.PublishOptions{Name: name}, pr.update)
-			pr.done()
-			if err != nil {
-				return err
-			}
-			if a.jsonOut {
-				return a.printJSON(res)
-			}
-			if a.quiet {
-				fmt.Fprintln(a.stdout, res.CID)
-				return nil
-			}
-			fmt.Fprintf(a.stdout, "published %s\ncid      %s\nfiles    %d, %s\n", res.Name, res.CID, totals.Files, humanBytes(totals.Bytes))
-			if res.GatewayURL != "" {
-				fmt.Fprintf(a.stdout, "gateway  %s\n", res.GatewayURL)
-			} else {
-				fmt.Fprintln(a.stdout, "(no daemon running: it will be announced when 'commons daemon' starts)")
-			}
-			return nil
-		}),
-	}
-	cmd.Flags().StringVar(&name, "name", "", "pin name (default: the folder's name)")
-	cmd.Flags().BoolVar(&hidden, "hidden", false, "include files and folders whose names start with '.'")
-	return cmd
 }
 
 func (a *app) getCommand() *cobra.Command {

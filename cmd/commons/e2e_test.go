@@ -67,10 +67,10 @@ func TestE2ETwoDaemons(t *testing.T) {
 	if r := b.ok("get", cs, "-o", out); !strings.Contains(r.stdout, "wrote "+out) {
 		t.Errorf("get did not say what it wrote:\n%s", r)
 	}
-	sameTree(t, src, out)
+	sameBundleTree(t, src, out)
 	// A second get into the same place is refused and changes nothing.
 	mustFail(t, b.run("get", cs, "-o", out), 4, "already exists")
-	sameTree(t, src, out)
+	sameBundleTree(t, src, out)
 	if left, _ := filepath.Glob(filepath.Join(work, ".commons-get-*")); len(left) > 0 {
 		t.Errorf("get left temporary files: %v", left)
 	}
@@ -169,8 +169,10 @@ func TestE2ENoDaemon(t *testing.T) {
 	if pub.GatewayURL != "" {
 		t.Errorf("offline publish printed gateway URL %q", pub.GatewayURL)
 	}
-	if text := r.ok("publish", src).stdout; !strings.Contains(text, pub.CID.String()) || !strings.Contains(text, "no daemon running") {
-		t.Errorf("offline publish (text) should print the CID and say no daemon runs:\n%s", text)
+	// Publishing the same folder again makes version 2, whose parent is
+	// the first and which adds only a manifest and a root directory.
+	if text := r.ok("publish", src).stdout; !strings.Contains(text, "version 2") || !strings.Contains(text, "parent   "+pub.CID.String()) || !strings.Contains(text, "no daemon running") {
+		t.Errorf("offline publish (text) should print version 2, its parent, and say no daemon runs:\n%s", text)
 	}
 	cs := pub.CID.String()
 	if r.exists("api") {
@@ -178,8 +180,8 @@ func TestE2ENoDaemon(t *testing.T) {
 	}
 
 	pins := r.pins()
-	if len(pins) != 1 || !pins[0].CID.Equals(pub.CID) || pins[0].Type != "recursive" || pins[0].Name != "brick-press" {
-		t.Errorf("pin ls --json = %+v; want one recursive pin %s named brick-press", pins, cs)
+	if len(pins) != 2 || !r.pinned(pub.CID) || pins[0].Type != "recursive" || pins[0].Name != "brick-press" || pins[1].Name != "brick-press" {
+		t.Errorf("pin ls --json = %+v; want two recursive pins named brick-press (versions 1 and 2), one %s", pins, cs)
 	}
 	if text := r.ok("pin", "ls").stdout; !strings.Contains(text, cs) {
 		t.Errorf("pin ls does not list %s:\n%s", cs, text)
@@ -193,7 +195,7 @@ func TestE2ENoDaemon(t *testing.T) {
 	}
 	out := filepath.Join(work, "copy")
 	r.ok("get", cs, "-o", out)
-	sameTree(t, src, out)
+	sameBundleTree(t, src, out)
 
 	// get refuses a target that exists, whether a folder or a file, and
 	// leaves it as it was.
@@ -223,8 +225,8 @@ func TestE2ENoDaemon(t *testing.T) {
 	mustFail(t, r.run("pin", "add", absent.String()), 6, "commons daemon")
 	mustFail(t, r.run("peers"), 6, "commons daemon")
 	mustFail(t, r.run("connect", "/ip4/127.0.0.1/tcp/9/p2p/"+r.peerID), 6, "commons daemon")
-	if pins := r.pins(); len(pins) != 1 {
-		t.Errorf("after the refusals, pin ls --json = %+v; want only the bundle", pins)
+	if pins := r.pins(); len(pins) != 2 {
+		t.Errorf("after the refusals, pin ls --json = %+v; want only the bundle's two versions", pins)
 	}
 }
 
@@ -324,7 +326,7 @@ func TestE2EKill9Durability(t *testing.T) {
 	}
 
 	// An unpin is durable too.
-	second := r.publish(filepath.Join(src, "cad"))
+	second := decode[api.PublishResult](t, r.ok("add", "--json", filepath.Join(src, "cad")))
 	r.ok("pin", "rm", second.CID.String())
 	d2.kill()
 	if !r.exists("api") {

@@ -533,6 +533,21 @@ func treeOf(t *testing.T, root string) map[string]string {
 	return tree
 }
 
+// sameBundleTree is sameTree for a fetched bundle: got also holds the
+// bundle's .commons/ metadata folder, with the signed manifest.
+func sameBundleTree(t *testing.T, want, got string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(got, ".commons", "bundle.cbor")); err != nil {
+		t.Errorf("the fetched bundle has no manifest: %v", err)
+	}
+	rest := t.TempDir()
+	if err := os.Rename(filepath.Join(got, ".commons"), filepath.Join(rest, ".commons")); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Rename(filepath.Join(rest, ".commons"), filepath.Join(got, ".commons"))
+	sameTree(t, want, got)
+}
+
 // sameTree fails the test unless got holds exactly the folders, files
 // (byte for byte) and symlinks of want.
 func sameTree(t *testing.T, want, got string) {

@@ -22,6 +22,8 @@ import (
 
 	"github.com/ipfs/boxo/files"
 	"github.com/ipfs/go-cid"
+
+	"github.com/commons-p2p/commons/pkg/metadata"
 )
 
 // Sentinel errors. Implementations wrap them so that callers (and the CLI's
@@ -80,6 +82,36 @@ type Service interface {
 	Peers(ctx context.Context) ([]PeerInfo, error)
 	// Connect dials a peer by multiaddr (with /p2p/<id>).
 	Connect(ctx context.Context, addr string) error
+
+	BundleService
+}
+
+// BundleService is what a node offers about design bundles. A ref names a
+// bundle version: a CID, an /ipfs/ path, or the name of a bundle this node
+// knows (its newest version; this node's own bundles first). Every bundle
+// returned has had its signature verified; one that does not verify is
+// refused with ErrInvalid, naming the bundle and the key.
+type BundleService interface {
+	// Show returns the verified manifest of the version ref names.
+	Show(ctx context.Context, ref string) (BundleInfo, error)
+	// Bundles lists the newest known version of every bundle.
+	Bundles(ctx context.Context) ([]BundleSummary, error)
+	// History returns the versions of a bundle from ref back to its first,
+	// newest first, each with what changed from its parent. Versions whose
+	// blocks cannot be had end the list early (Truncated).
+	History(ctx context.Context, ref string) (History, error)
+	// Diff compares two versions: files, new bytes, instructions, BOM.
+	Diff(ctx context.Context, old, new string) (DiffResult, error)
+	// Fork starts a bundle derived from src: version 1 of a new name,
+	// published by this node, with src's files and derivedFrom = [src].
+	Fork(ctx context.Context, src string, opts ForkOptions) (PublishResult, error)
+	// Lineage returns what ref derives from and what the node knows to
+	// derive from it.
+	Lineage(ctx context.Context, ref string) (Lineage, error)
+	// LogAdd appends an entry to the in-process log of this node's bundle
+	// name, as a new version that costs only the entry and its attachments.
+	// attachments may be nil; its files are added under .commons/log/.
+	LogAdd(ctx context.Context, name string, entry LogOptions, attachments files.Directory, progress func(Progress)) (PublishResult, error)
 }
 
 // IDInfo describes a node.
@@ -93,9 +125,18 @@ type IDInfo struct {
 	GatewayURL string   `json:"gateway_url,omitempty"`
 }
 
-// PublishOptions control an import.
+// PublishOptions control a publish.
 type PublishOptions struct {
-	Name string `json:"name"` // pin name; defaults to the folder's name
+	// Name is the bundle's name (and pin name); Meta.Name wins if set;
+	// the folder's name is the default.
+	Name string `json:"name"`
+	// Plain imports the folder as it is, with no manifest, signature or
+	// licence check: the same CID as Kubo's `ipfs add`.
+	Plain bool `json:"plain,omitempty"`
+	// Meta is what the publisher says about the bundle: flags merged over
+	// the folder's commons.toml. The node reads commons.toml from the
+	// folder itself; Meta overrides it field by field.
+	Meta metadata.Metadata `json:"meta"`
 }
 
 // PublishResult is what Publish made.
@@ -105,6 +146,16 @@ type PublishResult struct {
 	Files      int64   `json:"files"`
 	Bytes      int64   `json:"bytes"`
 	GatewayURL string  `json:"gateway_url,omitempty"`
+	// Bundle versions only:
+	Manifest cid.Cid `json:"manifest,omitzero"`
+	Sequence int64   `json:"sequence,omitempty"`
+	Parent   cid.Cid `json:"parent,omitzero"`
+	Open     bool    `json:"open,omitempty"`
+	// NewBytes and NewBlocks are what this version adds to its parent:
+	// what a mirror of the parent must fetch. For a first version, all.
+	NewBytes  int64    `json:"new_bytes,omitempty"`
+	NewBlocks int64    `json:"new_blocks,omitempty"`
+	Warnings  []string `json:"warnings,omitempty"`
 }
 
 // Progress reports a long operation's advance. Totals are 0 when unknown.

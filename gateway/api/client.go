@@ -154,8 +154,12 @@ func (c *Client) Publish(ctx context.Context, dir files.Node, opts PublishOption
 	if name == "" {
 		name = "bundle"
 	}
+	o, err := json.Marshal(opts)
+	if err != nil {
+		return PublishResult{}, err
+	}
 	mfr := files.NewMultiFileReader(files.NewMapDirectory(map[string]files.Node{name: dir}), true, false)
-	resp, err := c.post(ctx, "publish", url.Values{"name": {opts.Name}}, mfr, "multipart/form-data; boundary="+mfr.Boundary())
+	resp, err := c.post(ctx, "publish", url.Values{"opts": {string(o)}}, mfr, "multipart/form-data; boundary="+mfr.Boundary())
 	if err != nil {
 		return PublishResult{}, err
 	}
@@ -290,3 +294,65 @@ func (t *trailerReader) Read(p []byte) (int, error) {
 }
 
 func (t *trailerReader) Close() error { return t.resp.Body.Close() }
+
+// Show implements Service.
+func (c *Client) Show(ctx context.Context, ref string) (BundleInfo, error) {
+	var info BundleInfo
+	return info, c.call(ctx, "bundle/show", q(ref), &info)
+}
+
+// Bundles implements Service.
+func (c *Client) Bundles(ctx context.Context) ([]BundleSummary, error) {
+	var list []BundleSummary
+	return list, c.call(ctx, "bundle/ls", nil, &list)
+}
+
+// History implements Service.
+func (c *Client) History(ctx context.Context, ref string) (History, error) {
+	var h History
+	return h, c.call(ctx, "bundle/history", q(ref), &h)
+}
+
+// Diff implements Service.
+func (c *Client) Diff(ctx context.Context, old, new string) (DiffResult, error) {
+	var d DiffResult
+	return d, c.call(ctx, "bundle/diff", url.Values{"old": {old}, "new": {new}}, &d)
+}
+
+// Fork implements Service.
+func (c *Client) Fork(ctx context.Context, src string, opts ForkOptions) (PublishResult, error) {
+	o, err := json.Marshal(opts)
+	if err != nil {
+		return PublishResult{}, err
+	}
+	var res PublishResult
+	return res, c.call(ctx, "bundle/fork", url.Values{"arg": {src}, "opts": {string(o)}}, &res)
+}
+
+// Lineage implements Service.
+func (c *Client) Lineage(ctx context.Context, ref string) (Lineage, error) {
+	var l Lineage
+	return l, c.call(ctx, "bundle/lineage", q(ref), &l)
+}
+
+// LogAdd implements Service. Attachments travel as a multipart folder.
+func (c *Client) LogAdd(ctx context.Context, name string, entry LogOptions, attachments files.Directory, progress func(Progress)) (PublishResult, error) {
+	o, err := json.Marshal(entry)
+	if err != nil {
+		return PublishResult{}, err
+	}
+	qv := url.Values{"arg": {name}, "opts": {string(o)}}
+	var resp *http.Response
+	if attachments != nil {
+		mfr := files.NewMultiFileReader(files.NewMapDirectory(map[string]files.Node{"attachments": attachments}), true, false)
+		resp, err = c.post(ctx, "bundle/log", qv, mfr, "multipart/form-data; boundary="+mfr.Boundary())
+	} else {
+		resp, err = c.post(ctx, "bundle/log", qv, nil, "")
+	}
+	if err != nil {
+		return PublishResult{}, err
+	}
+	defer resp.Body.Close()
+	var res PublishResult
+	return res, readStream("bundle/log", resp.Body, progress, &res)
+}

@@ -46,6 +46,13 @@ func NewHandler(svc Service, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST "+Prefix+"ls", s.ls)
 	mux.HandleFunc("POST "+Prefix+"peers", s.peers)
 	mux.HandleFunc("POST "+Prefix+"connect", s.connect)
+	mux.HandleFunc("POST "+Prefix+"bundle/show", s.show)
+	mux.HandleFunc("POST "+Prefix+"bundle/ls", s.bundles)
+	mux.HandleFunc("POST "+Prefix+"bundle/history", s.history)
+	mux.HandleFunc("POST "+Prefix+"bundle/diff", s.diff)
+	mux.HandleFunc("POST "+Prefix+"bundle/fork", s.fork)
+	mux.HandleFunc("POST "+Prefix+"bundle/lineage", s.lineage)
+	mux.HandleFunc("POST "+Prefix+"bundle/log", s.logAdd)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
 			writeError(w, http.StatusForbidden, fmt.Errorf("%w: the API does not accept requests from web pages (Origin %q)", ErrInvalid, o))
@@ -169,29 +176,122 @@ func (s *server) publish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("%w: publish wants a multipart/form-data body", ErrInvalid))
 		return
 	}
-	dir, err := files.NewFileFromPartReader(multipart.NewReader(r.Body, params["boundary"]), ct)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("%w: read upload: %v", ErrInvalid, err))
+	var opts PublishOptions
+	if err := queryJSON(r, &opts); err != nil {
+		writeError(w, 0, err)
 		return
 	}
-	// The client wraps the folder in a one-entry directory so that its
-	// name travels with it.
+	name, node, err := upload(r, params["boundary"])
+	if err != nil {
+		writeError(w, 0, err)
+		return
+	}
+	if opts.Name == "" {
+		opts.Name = name
+	}
+	stream(w, r, func(ctx context.Context, p func(Progress)) (any, error) {
+		return s.svc.Publish(ctx, node, opts, p)
+	})
+}
+
+// upload reads a multipart folder upload. The client wraps the folder in a
+// one-entry directory so that its name travels with it.
+func upload(r *http.Request, boundary string) (string, files.Node, error) {
+	dir, err := files.NewFileFromPartReader(multipart.NewReader(r.Body, boundary), "multipart/form-data")
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: read upload: %v", ErrInvalid, err)
+	}
 	it := dir.Entries()
 	if !it.Next() {
 		err := it.Err()
 		if err == nil {
 			err = errors.New("the upload is empty")
 		}
-		writeError(w, http.StatusBadRequest, fmt.Errorf("%w: %v", ErrInvalid, err))
+		return "", nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return it.Name(), it.Node(), nil
+}
+
+// queryJSON decodes the "opts" query parameter, if any, into v.
+func queryJSON(r *http.Request, v any) error {
+	o := r.URL.Query().Get("opts")
+	if o == "" {
+		return nil
+	}
+	if err := json.Unmarshal([]byte(o), v); err != nil {
+		return fmt.Errorf("%w: options: %v", ErrInvalid, err)
+	}
+	return nil
+}
+
+// reply writes v, or err as an error response.
+func reply(w http.ResponseWriter, v any, err error) {
+	if err != nil {
+		writeError(w, 0, err)
 		return
 	}
-	name, node := it.Name(), it.Node()
-	opts := PublishOptions{Name: r.URL.Query().Get("name")}
-	if opts.Name == "" {
-		opts.Name = name
+	writeJSON(w, v)
+}
+
+func (s *server) show(w http.ResponseWriter, r *http.Request) {
+	info, err := s.svc.Show(r.Context(), r.URL.Query().Get("arg"))
+	reply(w, info, err)
+}
+
+func (s *server) bundles(w http.ResponseWriter, r *http.Request) {
+	list, err := s.svc.Bundles(r.Context())
+	reply(w, list, err)
+}
+
+func (s *server) history(w http.ResponseWriter, r *http.Request) {
+	h, err := s.svc.History(r.Context(), r.URL.Query().Get("arg"))
+	reply(w, h, err)
+}
+
+func (s *server) diff(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	d, err := s.svc.Diff(r.Context(), q.Get("old"), q.Get("new"))
+	reply(w, d, err)
+}
+
+func (s *server) fork(w http.ResponseWriter, r *http.Request) {
+	var opts ForkOptions
+	if err := queryJSON(r, &opts); err != nil {
+		writeError(w, 0, err)
+		return
 	}
+	res, err := s.svc.Fork(r.Context(), r.URL.Query().Get("arg"), opts)
+	reply(w, res, err)
+}
+
+func (s *server) lineage(w http.ResponseWriter, r *http.Request) {
+	l, err := s.svc.Lineage(r.Context(), r.URL.Query().Get("arg"))
+	reply(w, l, err)
+}
+
+func (s *server) logAdd(w http.ResponseWriter, r *http.Request) {
+	var opts LogOptions
+	if err := queryJSON(r, &opts); err != nil {
+		writeError(w, 0, err)
+		return
+	}
+	var att files.Directory
+	if ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && ct == "multipart/form-data" {
+		_, node, err := upload(r, params["boundary"])
+		if err != nil {
+			writeError(w, 0, err)
+			return
+		}
+		d, ok := node.(files.Directory)
+		if !ok {
+			writeError(w, 0, fmt.Errorf("%w: attachments must be sent as a folder", ErrInvalid))
+			return
+		}
+		att = d
+	}
+	name := r.URL.Query().Get("arg")
 	stream(w, r, func(ctx context.Context, p func(Progress)) (any, error) {
-		return s.svc.Publish(ctx, node, opts, p)
+		return s.svc.LogAdd(ctx, name, opts, att, p)
 	})
 }
 

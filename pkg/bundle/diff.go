@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/ipfs/boxo/ipld/merkledag"
 	ft "github.com/ipfs/boxo/ipld/unixfs"
@@ -38,6 +39,23 @@ type FileChange struct {
 type TreeDiff struct {
 	Changes   []FileChange
 	Truncated bool
+}
+
+// DiffBundles compares the files of two bundle roots: DiffTrees of the
+// roots, leaving out the metadata folder (whose changes are the manifest's).
+func DiffBundles(ctx context.Context, dag ipld.DAGService, old, new cid.Cid) (TreeDiff, error) {
+	d, err := DiffTrees(ctx, dag, old, new)
+	if err != nil {
+		return d, err
+	}
+	kept := d.Changes[:0]
+	for _, c := range d.Changes {
+		if c.Path != MetaDir && !strings.HasPrefix(c.Path, MetaDir+"/") {
+			kept = append(kept, c)
+		}
+	}
+	d.Changes = kept
+	return d, nil
 }
 
 // DiffTrees compares two UnixFS trees by path. Subtrees with equal CIDs are

@@ -228,7 +228,7 @@ func load(ctx context.Context, dag ipld.DAGService, root cid.Cid, opts LoadOptio
 		return nil, err
 	}
 	m := &s.Manifest
-	if err := checkFiles(ctx, dag, rdir, m); err != nil {
+	if err := checkFiles(ctx, dag, rnode, m); err != nil {
 		return nil, err
 	}
 	if err := checkLog(ctx, dag, logLink, m); err != nil {
@@ -238,55 +238,102 @@ func load(ctx context.Context, dag ipld.DAGService, root cid.Cid, opts LoadOptio
 }
 
 // checkFiles verifies that the root holds exactly the signed files'
-// entries (plus MetaDir) and that the BOM and instructions references
-// resolve to the signed CIDs.
-func checkFiles(ctx context.Context, dag ipld.DAGService, rdir uio.Directory, m *Manifest) error {
-	fnode, err := dag.Get(ctx, m.Files)
+// entries plus MetaDir: the root without MetaDir must rebuild to the files
+// CID the manifest signs. (The files directory node itself is not part of
+// the root's DAG, so it is rebuilt rather than fetched.) It also checks that
+// the BOM and instructions references resolve to the signed CIDs.
+func checkFiles(ctx context.Context, dag ipld.DAGService, rnode ipld.Node, m *Manifest) error {
+	fnode, _, err := filesFromRoot(ctx, dag, rnode)
 	if err != nil {
-		return fmt.Errorf("files %s: %w", m.Files, err)
-	}
-	fdir, err := uio.NewDirectoryFromNode(dag, fnode)
-	if err != nil {
-		return fmt.Errorf("%w: files %s is not a folder", ErrInvalidManifest, m.Files)
-	}
-	want := make(map[string]cid.Cid)
-	if err := fdir.ForEachLink(ctx, func(l *ipld.Link) error {
-		want[l.Name] = l.Cid
-		return nil
-	}); err != nil {
-		return fmt.Errorf("files %s: %w", m.Files, err)
-	}
-	if _, ok := want[MetaDir]; ok {
-		return fmt.Errorf("%w: the files have their own %s", ErrInvalidManifest, MetaDir)
-	}
-	seen := 0
-	if err := rdir.ForEachLink(ctx, func(l *ipld.Link) error {
-		if l.Name == MetaDir {
-			return nil
-		}
-		c, ok := want[l.Name]
-		if !ok || !c.Equals(l.Cid) {
-			return fmt.Errorf("%w: the root's entry %q is not the signed one", ErrInvalidManifest, l.Name)
-		}
-		seen++
-		return nil
-	}); err != nil {
 		return err
 	}
-	if seen != len(want) {
-		return fmt.Errorf("%w: the root lacks %d of the signed files' entries", ErrInvalidManifest, len(want)-seen)
+	if !fnode.Cid().Equals(m.Files) {
+		return fmt.Errorf("%w: the root's entries are not the signed files (they make %s, the manifest signs %s)", ErrInvalidManifest, fnode.Cid(), m.Files)
 	}
 	for _, ref := range []*FileRef{m.BOM, m.Instructions} {
 		if ref == nil {
 			continue
 		}
-		c, err := Resolve(ctx, dag, m.Files, ref.Path)
+		if first, _, _ := strings.Cut(ref.Path, "/"); first == MetaDir {
+			return fmt.Errorf("%w: %s is inside %s", ErrInvalidManifest, ref.Path, MetaDir)
+		}
+		c, err := Resolve(ctx, dag, rnode.Cid(), ref.Path)
 		if err != nil {
 			return fmt.Errorf("%w: %s: %v", ErrInvalidManifest, ref.Path, err)
 		}
 		if !c.Equals(ref.Link) {
 			return fmt.Errorf("%w: %s is %s in the files, the manifest says %s", ErrInvalidManifest, ref.Path, c, ref.Link)
 		}
+	}
+	return nil
+}
+
+// filesFromRoot rebuilds the files directory from a bundle root: the root
+// without MetaDir. New nodes (the directory, and for a sharded folder the
+// shards that change) are kept in an overlay and returned, not written.
+func filesFromRoot(ctx context.Context, dag ipld.DAGService, rnode ipld.Node) (ipld.Node, []ipld.Node, error) {
+	ov := &overlay{DAGService: dag, mem: map[string]ipld.Node{}}
+	dir, err := uio.NewDirectoryFromNode(ov, rnode)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: the root is not a folder", ErrInvalidManifest)
+	}
+	if err := dir.RemoveChild(ctx, MetaDir); err != nil {
+		return nil, nil, fmt.Errorf("rebuild files: %w", err)
+	}
+	nd, err := dir.GetNode()
+	if err != nil {
+		return nil, nil, fmt.Errorf("rebuild files: %w", err)
+	}
+	added := make([]ipld.Node, 0, len(ov.mem)+1)
+	for _, n := range ov.mem {
+		added = append(added, n)
+	}
+	return nd, append(added, nd), nil
+}
+
+// FilesNode stores (in dag) and returns the files directory of a verified
+// bundle root, rebuilt from the root's entries. Publishing a new version
+// over the same files (a log entry, a fork) needs it.
+func FilesNode(ctx context.Context, dag ipld.DAGService, b *Bundle) (ipld.Node, error) {
+	rnode, err := dag.Get(ctx, b.Root)
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", b.Root, err)
+	}
+	nd, added, err := filesFromRoot(ctx, dag, rnode)
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", b.Root, err)
+	}
+	if !nd.Cid().Equals(b.Manifest().Files) {
+		return nil, fmt.Errorf("bundle %s: %w: the files rebuild to %s, not %s", b.Root, ErrInvalidManifest, nd.Cid(), b.Manifest().Files)
+	}
+	if err := dag.AddMany(ctx, added); err != nil {
+		return nil, fmt.Errorf("bundle %s: store files node: %w", b.Root, err)
+	}
+	return nd, nil
+}
+
+// overlay is a DAG service whose writes stay in memory, so that a check
+// that rebuilds nodes writes nothing to the store.
+type overlay struct {
+	ipld.DAGService
+	mem map[string]ipld.Node
+}
+
+func (o *overlay) Get(ctx context.Context, c cid.Cid) (ipld.Node, error) {
+	if n, ok := o.mem[c.KeyString()]; ok {
+		return n, nil
+	}
+	return o.DAGService.Get(ctx, c)
+}
+
+func (o *overlay) Add(_ context.Context, n ipld.Node) error {
+	o.mem[n.Cid().KeyString()] = n
+	return nil
+}
+
+func (o *overlay) AddMany(ctx context.Context, ns []ipld.Node) error {
+	for _, n := range ns {
+		_ = o.Add(ctx, n)
 	}
 	return nil
 }

@@ -36,6 +36,17 @@ type Config struct {
 	Gateway   Gateway   `toml:"gateway" comment:"The read-only HTTP gateway."`
 	Import    Import    `toml:"import" comment:"How folders are turned into UnixFS DAGs."`
 	Datastore Datastore `toml:"datastore" comment:"The on-disk store."`
+	Publish   Publish   `toml:"publish" comment:"Publishing design bundles."`
+}
+
+// Publish configures how this node signs and checks the bundles it publishes.
+type Publish struct {
+	// KeyFile is a libp2p-marshalled ed25519 private key, like the repo's
+	// identity file; a relative path is taken from the repo.
+	KeyFile string `toml:"key_file" comment:"The publisher key that signs bundles: a file holding a libp2p ed25519 private key (relative paths are in the repo). Empty: the node's identity key."`
+	// AllowNonOpen lets bundles with licences that are not open source
+	// be published; they are marked non-open wherever they appear.
+	AllowNonOpen bool `toml:"allow_non_open" comment:"Allow bundles whose licences are not open source (private networks only); they are marked non-open everywhere."`
 }
 
 // Addresses says where the node listens.

@@ -126,7 +126,10 @@ type Repo struct {
 	Path     string
 	Config   config.Config
 	Identity crypto.PrivKey
-	Store    *store.Store
+	// Publisher is the key that signs bundles: publish.key_file if set,
+	// else Identity.
+	Publisher crypto.PrivKey
+	Store     *store.Store
 
 	lock *os.File
 }
@@ -166,6 +169,15 @@ func Open(path string) (*Repo, error) {
 	if err != nil {
 		return fail(fmt.Errorf("open repo %s: identity.key is damaged: %w", path, err))
 	}
+	r.Publisher = r.Identity
+	if kf := r.Config.Publish.KeyFile; kf != "" {
+		if !filepath.IsAbs(kf) {
+			kf = filepath.Join(path, kf)
+		}
+		if r.Publisher, err = ReadKey(kf); err != nil {
+			return fail(fmt.Errorf("open repo %s: publish.key_file: %w", path, err))
+		}
+	}
 	r.Store, err = store.Open(filepath.Join(path, StoreDir), store.Options{CacheSize: r.Config.Datastore.CacheSize})
 	if err != nil {
 		return fail(fmt.Errorf("open repo %s: %w", path, err))
@@ -189,6 +201,30 @@ func OpenWait(ctx context.Context, path string, wait time.Duration) (*Repo, erro
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// ReadKey reads a libp2p-marshalled ed25519 private key file (the format of
+// identity.key). The file must not be readable by others.
+func ReadKey(path string) (crypto.PrivKey, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("key %s is readable by others (mode %o): chmod 600 it", path, st.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	k, err := crypto.UnmarshalPrivateKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("key %s is not a libp2p private key: %w", path, err)
+	}
+	if k.Type() != crypto.Ed25519 {
+		return nil, fmt.Errorf("key %s is %s; commons signs with ed25519", path, k.Type())
+	}
+	return k, nil
 }
 
 // PeerID returns the node's peer ID.
