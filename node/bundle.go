@@ -433,8 +433,8 @@ func (n *Node) info(ctx context.Context, b *bundle.Bundle) api.BundleInfo {
 	info := api.BundleInfo{
 		CID: b.Root, Manifest: b.ManifestCID, Name: m.Name, Title: m.Title, Summary: m.Summary, Version: m.Version,
 		Sequence: m.Sequence, Kind: string(m.Kind), Tags: m.Tags, Open: m.OpenSource, Files: m.Files, Size: m.Size,
-		Licenses:    metadata.Licenses{Hardware: m.Licenses.Hardware, Software: m.Licenses.Software, Documentation: m.Licenses.Documentation},
-		Parents:     m.Parents, DerivedFrom: m.DerivedFrom, Message: m.Message, Created: m.Created, Publisher: m.PublisherID(),
+		Licenses: metadata.Licenses{Hardware: m.Licenses.Hardware, Software: m.Licenses.Software, Documentation: m.Licenses.Documentation},
+		Parents:  m.Parents, DerivedFrom: m.DerivedFrom, Message: m.Message, Created: m.Created, Publisher: m.PublisherID(),
 	}
 	for _, a := range m.Authors {
 		info.Authors = append(info.Authors, metadata.Author{Name: a.Name, Contact: a.Contact})
@@ -965,4 +965,3 @@ func peerIDString(k crypto.PubKey) string {
 	}
 	return id.String()
 }
-
