@@ -19,12 +19,38 @@ import (
 	dssync "github.com/ipfs/go-datastore/sync"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	mh "github.com/multiformats/go-multihash"
 
 	"github.com/commons-p2p/commons/node/nodetest"
 	"github.com/commons-p2p/commons/node/nodetest/kubopeer"
 	"github.com/commons-p2p/commons/pkg/config"
 	"github.com/commons-p2p/commons/pkg/folder"
+	"github.com/commons-p2p/commons/pkg/metadata"
 )
+
+func get(t *testing.T, url string) (int, []byte) {
+	t.Helper()
+	hc := &http.Client{Timeout: time.Minute}
+	resp, err := hc.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return resp.StatusCode, b
+}
+
+func mustSum(t *testing.T, b []byte) mh.Multihash {
+	t.Helper()
+	sum, err := mh.Sum(b, mh.SHA2_256, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
 
 // designFolder writes a bundle with a multi-chunk file, nested folders and,
 // if wide, a directory big enough to be HAMT-sharded.
@@ -121,6 +147,57 @@ func TestKuboInterop(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 200 || string(body) != "cylinder(d=12, h=80);\n" {
 			t.Fatalf("Kubo gateway: %d %q", resp.StatusCode, body)
+		}
+	})
+
+	// A design bundle is an ordinary UnixFS folder to Kubo: it pins and
+	// gets all of it, and its gateway opens the design's files and the
+	// manifest by path from the bundle CID; the manifest's dag-cbor CID
+	// reads as dag-json with `ipfs dag get`.
+	t.Run("KuboReadsBundleByPath", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "press")
+		nodetest.WriteTree(t, dir, map[string]string{
+			"commons.toml":    pressTOML,
+			"bom.csv":         "part,qty\ntube,3\n",
+			"instructions.md": "# Build\n",
+			"cad/frame.scad":  "cube(10);\n",
+		})
+		res := publishBundle(t, a.Node, dir, metadata.Metadata{})
+		info, err := a.Show(ctx, res.CID.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := kubo.SwarmConnect(ctx, addrOf(a)); err != nil {
+			t.Fatal(err)
+		}
+		if err := kubo.PinAdd(ctx, res.CID.String()); err != nil {
+			t.Fatalf("kubo pin add of a bundle: %v", err)
+		}
+		out := filepath.Join(t.TempDir(), "kubo-bundle")
+		if err := kubo.Get(ctx, res.CID.String(), out); err != nil {
+			t.Fatalf("kubo get of a bundle: %v", err)
+		}
+		compareTrees(t, dir, out)
+		for p, want := range map[string]string{
+			"/bom.csv":        "part,qty\ntube,3\n",
+			"/cad/frame.scad": "cube(10);\n",
+		} {
+			status, body := get(t, kubo.GatewayURL+"/ipfs/"+res.CID.String()+p)
+			if status != 200 || string(body) != want {
+				t.Errorf("Kubo gateway %s: %d %q", p, status, body)
+			}
+		}
+		status, block := get(t, kubo.GatewayURL+"/ipfs/"+res.CID.String()+"/.commons/bundle.cbor")
+		if status != 200 || !cid.NewCidV1(cid.DagCBOR, mustSum(t, block)).Equals(info.Manifest) {
+			t.Errorf("Kubo gateway .commons/bundle.cbor: %d, %d bytes, not the manifest %s", status, len(block), info.Manifest)
+		}
+		status, cb := get(t, kubo.GatewayURL+"/ipfs/"+info.Manifest.String()+"?format=dag-cbor")
+		if status != 200 || !bytes.Equal(cb, block) {
+			t.Errorf("Kubo gateway manifest by its dag-cbor CID: %d, %d bytes", status, len(cb))
+		}
+		js, err := kubo.Run(ctx, "dag", "get", info.Manifest.String())
+		if err != nil || !bytes.Contains(js, []byte(`"name":"brick-press"`)) || !bytes.Contains(js, []byte(`"hardware":"CERN-OHL-S-2.0"`)) {
+			t.Errorf("ipfs dag get of the manifest (dag-json): %v %.300s", err, js)
 		}
 	})
 
