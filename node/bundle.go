@@ -176,6 +176,18 @@ func (n *Node) publishBundle(ctx context.Context, dir files.Node, opts api.Publi
 	if err != nil {
 		return api.PublishResult{}, fmt.Errorf("publish %s: %w", meta.Name, err)
 	}
+	if parent != nil {
+		cand := m
+		cand.Publisher = parent.Manifest().Publisher
+		if bundle.SameContent(&cand, parent.Manifest()) {
+			res := api.PublishResult{CID: parent.Root, Name: m.Name, Manifest: parent.ManifestCID, Sequence: parent.Manifest().Sequence,
+				Open: parent.Manifest().OpenSource, Files: totals.Files, Bytes: totals.Bytes, Unchanged: true, Warnings: warnings}
+			if u := n.GatewayURL(); u != "" {
+				res.GatewayURL = u + "/ipfs/" + parent.Root.String() + "/"
+			}
+			return res, nil
+		}
+	}
 	logDir := cid.Undef
 	if parent != nil {
 		if logDir, err = bundle.LogFolder(ctx, n.localDAG, parent.Root); err != nil {

@@ -219,7 +219,12 @@ func TestBundleVersionsDiffLogFork(t *testing.T) {
 	if got := readAll(t, n.Node, v3.CID.String()+"/"+info.Log[0].Attachments[0]); !bytes.Equal(got, photo) {
 		t.Fatalf("attachment through the bundle root: %q", got)
 	}
+	// Publishing the same folder again makes no version.
+	if same := publishBundle(t, n.Node, dir, metadata.Metadata{}); !same.Unchanged || !same.CID.Equals(v3.CID) {
+		t.Fatalf("an unchanged publish made %+v; want v3 back, unchanged", same)
+	}
 	// A later publish keeps the log.
+	nodetest.WriteTree(t, dir, map[string]string{"notes.md": "weld notes\n"})
 	v4 := publishBundle(t, n.Node, dir, metadata.Metadata{Message: "after the log"})
 	if info := mustShow(t, n.Node, v4.CID); len(info.Log) != 1 || info.Sequence != 4 {
 		t.Fatalf("v4 lost the log: %+v", info)

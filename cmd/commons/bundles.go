@@ -139,6 +139,13 @@ func (a *app) printPublished(res api.PublishResult, verb string) error {
 	for _, w := range res.Warnings {
 		fmt.Fprintf(a.stderr, "warning: %s\n", w)
 	}
+	if res.Unchanged {
+		fmt.Fprintf(a.stdout, "unchanged: %s version %d is the same folder and metadata\ncid      %s\n", res.Name, res.Sequence, res.CID)
+		if res.GatewayURL != "" {
+			fmt.Fprintf(a.stdout, "gateway  %s\n", res.GatewayURL)
+		}
+		return nil
+	}
 	fmt.Fprintf(a.stdout, "%s %s version %d\ncid      %s\n", verb, res.Name, res.Sequence, res.CID)
 	if res.Parent.Defined() {
 		fmt.Fprintf(a.stdout, "parent   %s\n", res.Parent)

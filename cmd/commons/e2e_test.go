@@ -170,9 +170,12 @@ func TestE2ENoDaemon(t *testing.T) {
 	if pub.GatewayURL != "" {
 		t.Errorf("offline publish printed gateway URL %q", pub.GatewayURL)
 	}
-	// Publishing the same folder again makes version 2, whose parent is
-	// the first and which adds only a manifest and a root directory.
-	if text := r.ok("publish", src).stdout; !strings.Contains(text, "version 2") || !strings.Contains(text, "parent   "+pub.CID.String()) || !strings.Contains(text, "no daemon running") {
+	// Publishing the same folder again makes no new version.
+	if text := r.ok("publish", src).stdout; !strings.Contains(text, "unchanged") || !strings.Contains(text, pub.CID.String()) {
+		t.Errorf("publishing an unchanged folder should say so and print the CID:\n%s", text)
+	}
+	// A changed title makes version 2, whose parent is the first.
+	if text := r.ok("publish", "--title", "Brick press, retitled", src).stdout; !strings.Contains(text, "version 2") || !strings.Contains(text, "parent   "+pub.CID.String()) || !strings.Contains(text, "no daemon running") {
 		t.Errorf("offline publish (text) should print version 2, its parent, and say no daemon runs:\n%s", text)
 	}
 	cs := pub.CID.String()

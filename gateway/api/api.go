@@ -153,7 +153,10 @@ type PublishResult struct {
 	Open     bool    `json:"open,omitempty"`
 	// NewBytes and NewBlocks are what this version adds to its parent:
 	// what a mirror of the parent must fetch. For a first version, all.
-	NewBytes  int64    `json:"new_bytes,omitempty"`
+	NewBytes int64 `json:"new_bytes,omitempty"`
+	// Unchanged: the folder and metadata are those of the newest version,
+	// which is returned; no version was made.
+	Unchanged bool     `json:"unchanged,omitempty"`
 	NewBlocks int64    `json:"new_blocks,omitempty"`
 	Warnings  []string `json:"warnings,omitempty"`
 }

@@ -9,9 +9,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/crypto"
 
 	"github.com/commons-p2p/commons/gateway/api"
 	"github.com/commons-p2p/commons/node"
@@ -23,7 +25,11 @@ import (
 func setup(t *testing.T) (*node.Node, *api.Client, *httptest.Server) {
 	t.Helper()
 	s, _ := config.FromProfile("test")
-	n, err := node.New(context.Background(), node.Config{Settings: s, Offline: true})
+	key, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.New(context.Background(), node.Config{Settings: s, Identity: key, Offline: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +60,7 @@ func TestPublishCatLsExportImportOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.Publish(ctx, fn, api.PublishOptions{Name: "press"}, nil)
+	res, err := c.Publish(ctx, fn, api.PublishOptions{Name: "press", Plain: true}, nil)
 	if err != nil {
 		t.Fatalf("publish: %v", err)
 	}
@@ -169,5 +175,26 @@ func TestPublishRejectsBadUpload(t *testing.T) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("publish with a non-multipart body: %d; want 400", resp.StatusCode)
+	}
+}
+
+// TestPublishRefusedOverHTTP: a bundle the node refuses (no licence) comes
+// back as ErrInvalid with the node's message, and the connection stays
+// usable.
+func TestPublishRefusedOverHTTP(t *testing.T) {
+	ctx := context.Background()
+	_, c, _ := setup(t)
+	for range 3 {
+		fn, _, err := folder.Open(tree(t), folder.DefaultOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Publish(ctx, fn, api.PublishOptions{Name: "press"}, nil)
+		if !errors.Is(err, api.ErrInvalid) || !strings.Contains(err.Error(), "licen") {
+			t.Fatalf("publish without licences: %v; want ErrInvalid about the licences", err)
+		}
+	}
+	if _, err := c.ID(ctx); err != nil {
+		t.Fatalf("the API after refusals: %v", err)
 	}
 }

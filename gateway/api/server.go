@@ -146,6 +146,12 @@ func stream(w http.ResponseWriter, r *http.Request, op func(ctx context.Context,
 		}
 	}
 	res, err := op(r.Context(), progress)
+	// An operation that failed before reading its whole upload leaves the
+	// rest unread; net/http then trips over the full-duplex body when it
+	// reads the next request. Drain a little, then close the body, which
+	// ends the connection if more was left.
+	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 256<<10))
+	_ = r.Body.Close()
 	mu.Lock()
 	defer mu.Unlock()
 	if err != nil {

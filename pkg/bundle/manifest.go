@@ -526,3 +526,15 @@ func NameFromFolder(s string) string {
 	}
 	return out
 }
+
+// SameContent reports whether a and b describe the same version content:
+// equal in everything but sequence, parents, creation time and message.
+// Publishing a folder and metadata that did not change makes no version.
+func SameContent(a, b *Manifest) bool {
+	x, y := *a, *b
+	x.Sequence, x.Parents, x.Created, x.Message = 0, nil, "", ""
+	y.Sequence, y.Parents, y.Created, y.Message = 0, nil, "", ""
+	ea, err1 := encodeManifest(&x)
+	eb, err2 := encodeManifest(&y)
+	return err1 == nil && err2 == nil && bytes.Equal(ea, eb)
+}
