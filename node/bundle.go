@@ -71,6 +71,27 @@ func (n *Node) loadBundle(ctx context.Context, root cid.Cid, expect crypto.PubKe
 	return b, nil
 }
 
+// verifyIfBundle checks the design bundle at c, if c is one, and records
+// it in the index: a plain folder or file passes, a bundle that does not
+// verify is refused (ErrInvalid).
+func (n *Node) verifyIfBundle(ctx context.Context, c cid.Cid, local bool) error {
+	dag := n.DAG
+	if local {
+		dag = n.localDAG
+	}
+	b, err := bundle.Load(ctx, dag, c, bundle.LoadOptions{})
+	switch {
+	case errors.Is(err, bundle.ErrNotBundle):
+		return nil
+	case err != nil:
+		return bundleError(err)
+	}
+	if err := n.bundles.Put(ctx, b); err != nil {
+		n.log.Warn("index bundle", "subsystem", "bundle", "cid", c, "err", err)
+	}
+	return nil
+}
+
 // refBundle resolves a ref (CID, /ipfs/ path, or bundle name) and loads
 // the bundle it names.
 func (n *Node) refBundle(ctx context.Context, ref string) (*bundle.Bundle, error) {

@@ -255,6 +255,9 @@ func (n *Node) Export(ctx context.Context, p string, w io.Writer, progress func(
 	if _, err := getter.Get(ctx, root); err != nil {
 		return wd.explain(fmt.Errorf("export %s: %w", p, err))
 	}
+	if err := n.verifyIfBundle(ctx, root, false); err != nil {
+		return wd.explain(fmt.Errorf("export %s: %w", p, err))
+	}
 	// The CAR must be written depth-first, one block after another; asked
 	// of the network in that order each block would cost a round trip
 	// (11 MiB/s over loopback). A parallel fetch of the whole DAG runs
@@ -293,6 +296,13 @@ func (n *Node) Import(ctx context.Context, r io.Reader, progress func(api.Progre
 			return api.ImportResult{}, fmt.Errorf("import: %w: %w", api.ErrInvalid, err)
 		}
 		return api.ImportResult{}, fmt.Errorf("import: %w", err)
+	}
+	// A design bundle in the CAR must verify before anything is pinned;
+	// the stored blocks of a refused one are left for gc.
+	for _, root := range res.Roots {
+		if err := n.verifyIfBundle(ctx, root, true); err != nil {
+			return api.ImportResult{}, fmt.Errorf("import: %w", err)
+		}
 	}
 	for _, root := range res.Roots {
 		// Re-importing what is pinned already keeps its pin and name.
@@ -409,6 +419,9 @@ func (n *Node) Get(ctx context.Context, p, target string, progress func(api.Prog
 		return fmt.Errorf("get %s: %w", p, err)
 	}
 	if err := n.fetchDAG(ctx, c, progress); err != nil {
+		return fmt.Errorf("get %s: %w", p, err)
+	}
+	if err := n.verifyIfBundle(ctx, c, true); err != nil {
 		return fmt.Errorf("get %s: %w", p, err)
 	}
 	wo := folder.WriteOptions{}

@@ -157,3 +157,30 @@ func TestE2EPublishRefusesNonOpen(t *testing.T) {
 		t.Fatalf("refused publishes pinned %+v", pins)
 	}
 }
+
+// TestE2EPublisherKey: publish.key_file signs with a separate publisher key
+// (here another repo's identity), and an unsafe key file is refused.
+func TestE2EPublisherKey(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, "keyed")
+	other := newRepo(t, "publisher")
+	key, err := os.ReadFile(other.file("identity.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(r.file("publisher.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.setConfig("publish", "key_file", `"publisher.key"`)
+	dir := filepath.Join(t.TempDir(), "bike")
+	writeFiles(t, dir, map[string][]byte{"commons.toml": []byte(e2eTOML), "README.md": []byte("# bike\n")})
+	r.ok("publish", dir)
+	info := decode[api.BundleInfo](t, r.ok("show", "--json", "cargo-bike"))
+	if info.Publisher != other.peerID || info.Publisher == r.peerID {
+		t.Fatalf("signed by %s; want the publisher key %s, not the node's %s", info.Publisher, other.peerID, r.peerID)
+	}
+	if err := os.Chmod(r.file("publisher.key"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustFail(t, r.run("bundles"), 5, "publisher.key", "chmod 600")
+}

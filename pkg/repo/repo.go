@@ -175,7 +175,7 @@ func Open(path string) (*Repo, error) {
 			kf = filepath.Join(path, kf)
 		}
 		if r.Publisher, err = ReadKey(kf); err != nil {
-			return fail(fmt.Errorf("open repo %s: publish.key_file: %w", path, err))
+			return fail(fmt.Errorf("open repo %s: %w: publish.key_file: %w", path, config.ErrInvalid, err))
 		}
 	}
 	r.Store, err = store.Open(filepath.Join(path, StoreDir), store.Options{CacheSize: r.Config.Datastore.CacheSize})
