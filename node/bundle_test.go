@@ -13,11 +13,13 @@ import (
 	"github.com/ipfs/boxo/files"
 	"github.com/ipfs/boxo/ipld/merkledag"
 	uio "github.com/ipfs/boxo/ipld/unixfs/io"
+	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 
 	"github.com/commons-p2p/commons/gateway/api"
 	"github.com/commons-p2p/commons/node"
 	"github.com/commons-p2p/commons/node/nodetest"
+	"github.com/commons-p2p/commons/pkg/carfile"
 	"github.com/commons-p2p/commons/pkg/config"
 	"github.com/commons-p2p/commons/pkg/folder"
 	"github.com/commons-p2p/commons/pkg/metadata"
@@ -140,6 +142,24 @@ func TestBundleTamperedRefused(t *testing.T) {
 	}
 	if _, err := b.Show(ctx, tampered.Cid().String()); !errors.Is(err, api.ErrInvalid) {
 		t.Fatalf("show of a tampered bundle: %v", err)
+	}
+	// Export refuses it too, before writing anything.
+	var buf bytes.Buffer
+	if err := a.Export(ctx, tampered.Cid().String(), &buf, nil); !errors.Is(err, api.ErrInvalid) || buf.Len() != 0 {
+		t.Fatalf("export of a tampered bundle: %v, %d bytes written", err, buf.Len())
+	}
+	// A CAR of it (complete and hash-correct, only the signature's
+	// binding is wrong) is refused by import, which pins nothing.
+	var car bytes.Buffer
+	get := carfile.GetterFunc(func(ctx context.Context, c cid.Cid) (blocks.Block, error) { return a.Blockstore.Get(ctx, c) })
+	if err := carfile.Export(ctx, get, []cid.Cid{tampered.Cid()}, &car, carfile.ExportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Import(ctx, &car, nil); !errors.Is(err, api.ErrInvalid) {
+		t.Fatalf("import of a tampered bundle's CAR: %v", err)
+	}
+	if pins, _ := b.Pins(ctx); len(pins) != 0 {
+		t.Fatalf("a refused import pinned %+v", pins)
 	}
 }
 
