@@ -154,7 +154,11 @@ func (a *app) printPublished(res api.PublishResult, verb string) error {
 	if res.Files > 0 {
 		fmt.Fprintf(a.stdout, " in %d files", res.Files)
 	}
-	fmt.Fprintf(a.stdout, "\nnew      %s in %d blocks (what a mirror of the previous version fetches)\n", humanBytes(res.NewBytes), res.NewBlocks)
+	if res.Parent.Defined() {
+		fmt.Fprintf(a.stdout, "\nnew      %s in %d blocks (what a mirror of the previous version fetches)\n", humanBytes(res.NewBytes), res.NewBlocks)
+	} else {
+		fmt.Fprintf(a.stdout, "\nstored   %s in %d blocks\n", humanBytes(res.NewBytes), res.NewBlocks)
+	}
 	if !res.Open {
 		fmt.Fprintln(a.stdout, "licence  NOT OPEN SOURCE (allowed by publish.allow_non_open; marked non-open everywhere)")
 	}
