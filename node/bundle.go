@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ipfs/boxo/files"
+	pin "github.com/ipfs/boxo/pinning/pinner"
 	unixfile "github.com/ipfs/boxo/ipld/unixfs/file"
 	uio "github.com/ipfs/boxo/ipld/unixfs/io"
 	"github.com/ipfs/go-cid"
@@ -90,6 +91,16 @@ func (n *Node) verifyIfBundle(ctx context.Context, c cid.Cid, local bool) error 
 		n.log.Warn("index bundle", "subsystem", "bundle", "cid", c, "err", err)
 	}
 	return nil
+}
+
+// ensureStored makes sure the DAG under c, part of the bundle version at
+// root, is stored here: nothing to do when root is pinned (pins are
+// complete), else it is fetched (or read through, if it is all here).
+func (n *Node) ensureStored(ctx context.Context, root, c cid.Cid) error {
+	if _, pinned, err := n.Pinner.IsPinnedWithType(ctx, root, pin.Recursive); err == nil && pinned {
+		return nil
+	}
+	return n.fetchDAG(ctx, c, nil)
 }
 
 // refBundle resolves a ref (CID, /ipfs/ path, or bundle name) and loads
@@ -189,8 +200,10 @@ func (n *Node) publishBundle(ctx context.Context, dir files.Node, opts api.Publi
 	if head, ok, err := n.bundles.Head(ctx, n.publisherID(), meta.Name); err != nil {
 		return api.PublishResult{}, fmt.Errorf("publish %s: %w", meta.Name, err)
 	} else if ok {
-		if parent, err = n.loadBundle(ctx, head.Root, n.publisher.GetPublic(), true); err != nil {
-			return api.PublishResult{}, fmt.Errorf("publish %s: the previous version %s cannot be read: %w", meta.Name, head.Root, err)
+		// Normally stored here; if it was unpinned and collected, a
+		// mirror may still have it.
+		if parent, err = n.loadBundle(ctx, head.Root, n.publisher.GetPublic(), false); err != nil {
+			return api.PublishResult{}, fmt.Errorf("publish %s: the previous version %s is needed as the parent and cannot be read (re-import or pin it): %w", meta.Name, head.Root, err)
 		}
 	}
 	m, warnings, err := n.manifestFor(ctx, meta, parent, filesRoot, totals.Bytes)
@@ -213,6 +226,13 @@ func (n *Node) publishBundle(ctx context.Context, dir files.Node, opts api.Publi
 	if parent != nil {
 		if logDir, err = bundle.LogFolder(ctx, n.localDAG, parent.Root); err != nil {
 			return api.PublishResult{}, fmt.Errorf("publish %s: %w", meta.Name, err)
+		}
+		// The new version carries the log's attachments: they must be
+		// stored here before it is pinned.
+		if logDir.Defined() {
+			if err := n.ensureStored(ctx, parent.Root, logDir); err != nil {
+				return api.PublishResult{}, fmt.Errorf("publish %s: the log's attachments: %w", meta.Name, err)
+			}
 		}
 	}
 	res, err := n.commitVersion(ctx, m, logDir, parent)
@@ -755,7 +775,7 @@ func (n *Node) Fork(ctx context.Context, src string, opts api.ForkOptions) (api.
 	}
 	// The fork carries the source's files: fetch them all, so that this
 	// node can serve what it publishes.
-	if err := n.fetchDAG(ctx, sb.Root, nil); err != nil {
+	if err := n.ensureStored(ctx, sb.Root, sb.Root); err != nil {
 		return api.PublishResult{}, fmt.Errorf("fork %s: %w", src, err)
 	}
 	if _, err := bundle.FilesNode(ctx, n.localDAG, sb); err != nil {
@@ -803,8 +823,13 @@ func (n *Node) LogAdd(ctx context.Context, name string, entry api.LogOptions, at
 	if !ok {
 		return api.PublishResult{}, fmt.Errorf("log %s: %w: this node publishes no bundle named %q (see commons bundles)", name, api.ErrNotFound, name)
 	}
-	parent, err := n.loadBundle(ctx, head.Root, n.publisher.GetPublic(), true)
+	parent, err := n.loadBundle(ctx, head.Root, n.publisher.GetPublic(), false)
 	if err != nil {
+		return api.PublishResult{}, fmt.Errorf("log %s: %w", name, err)
+	}
+	// The entry's version carries the parent's files: they must all be
+	// stored here before it is pinned.
+	if err := n.ensureStored(ctx, parent.Root, parent.Root); err != nil {
 		return api.PublishResult{}, fmt.Errorf("log %s: %w", name, err)
 	}
 	if _, err := bundle.FilesNode(ctx, n.localDAG, parent); err != nil {

@@ -381,3 +381,50 @@ func TestRestartKeepsHead(t *testing.T) {
 		t.Fatalf("after a restart, publish made %+v; want version 2 of %s", v2, v1.CID)
 	}
 }
+
+// TestPublishAfterCollectedParent: a publisher that unpinned and collected
+// its last version still publishes the next one, fetching the parent (and
+// the log's attachments the new version carries) from a mirror.
+func TestPublishAfterCollectedParent(t *testing.T) {
+	nw := nodetest.New(t, 2, nodetest.Options{})
+	a, b := nw.Nodes[0], nw.Nodes[1]
+	nw.Connect(0, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := licensedFolder(t)
+	publishBundle(t, a.Node, dir, metadata.Metadata{})
+	att := files.NewMapDirectory(map[string]files.Node{"weld.jpg": files.NewBytesFile(bytes.Repeat([]byte("photo"), 1000))})
+	v2, err := a.LogAdd(ctx, "brick-press", api.LogOptions{Text: "welded"}, att, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Pin(ctx, v2.CID, "", nil); err != nil {
+		t.Fatalf("mirror: %v", err)
+	}
+	pins, _ := a.Pins(ctx)
+	for _, p := range pins {
+		if err := a.Unpin(ctx, p.CID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.GC(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if has, _ := a.Blockstore.Has(ctx, v2.CID); has {
+		t.Fatal("gc kept the unpinned version")
+	}
+	nodetest.WriteTree(t, dir, map[string]string{"instructions.md": "# v3\n"})
+	v3 := publishBundle(t, a.Node, dir, metadata.Metadata{})
+	if v3.Sequence != 3 || !v3.Parent.Equals(v2.CID) {
+		t.Fatalf("v3 = %+v", v3)
+	}
+	info := mustShow(t, a.Node, v3.CID)
+	if len(info.Log) != 1 {
+		t.Fatalf("v3 lost the log: %+v", info.Log)
+	}
+	// v3 is complete here: its attachment reads with no peer to ask.
+	nw.Nodes[1].Stop()
+	if got := readAll(t, a.Node, v3.CID.String()+"/"+info.Log[0].Attachments[0]); len(got) != 5000 {
+		t.Fatalf("attachment of v3: %d bytes", len(got))
+	}
+}
