@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/ipfs/boxo/files"
-	pin "github.com/ipfs/boxo/pinning/pinner"
 	unixfile "github.com/ipfs/boxo/ipld/unixfs/file"
 	uio "github.com/ipfs/boxo/ipld/unixfs/io"
+	pin "github.com/ipfs/boxo/pinning/pinner"
 	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
 	"github.com/libp2p/go-libp2p/core/crypto"
