@@ -184,3 +184,20 @@ func TestE2EPublisherKey(t *testing.T) {
 	}
 	mustFail(t, r.run("bundles"), 5, "publisher.key", "chmod 600")
 }
+
+// TestE2ERepublishFetchedBundle: a bundle fetched with get (which writes
+// its .commons metadata folder) publishes again as a new version; with
+// --hidden the reserved .commons is refused with exit code 4.
+func TestE2ERepublishFetchedBundle(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, "republish")
+	v1 := r.publish(demoBundle(t))
+	out := filepath.Join(t.TempDir(), "fetched")
+	r.ok("get", v1.CID.String(), "-o", out)
+	writeFiles(t, out, map[string][]byte{"notes.md": []byte("built one in Kenya\n")})
+	v2 := decode[api.PublishResult](t, r.ok("publish", "--json", out))
+	if v2.Sequence != 2 || !v2.Parent.Equals(v1.CID) {
+		t.Fatalf("republish of a fetched bundle: %+v", v2)
+	}
+	mustFail(t, r.run("publish", "--hidden", out), 4, ".commons", "reserved")
+}

@@ -93,7 +93,7 @@ func Build(ctx context.Context, dag ipld.DAGService, s *SignedManifest, logDir c
 		return cid.Undef, fmt.Errorf("build bundle %q: files %s: a bundle's files must be a folder: %w", name, s.Manifest.Files, err)
 	}
 	if _, err := dir.Find(ctx, MetaDir); err == nil {
-		return cid.Undef, fmt.Errorf("build bundle %q: the files already have an entry %q, which is reserved for the bundle's metadata", name, MetaDir)
+		return cid.Undef, fmt.Errorf("build bundle %q: %w: the folder has its own %q, which is reserved for the bundle's metadata (publish skips it unless --hidden)", name, ErrInvalidManifest, MetaDir)
 	}
 	if err := dag.AddMany(ctx, []ipld.Node{raw, meta}); err != nil {
 		return cid.Undef, fmt.Errorf("build bundle %q: %w", name, err)
