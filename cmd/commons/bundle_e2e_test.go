@@ -80,6 +80,9 @@ func TestE2EBundleVersions(t *testing.T) {
 		t.Fatalf("show v2: %+v", v2)
 	}
 
+	if js := r.ok("show", "--dag-json", "cargo-bike").stdout; !strings.Contains(js, `"schema":"commons/bundle/1"`) || !strings.Contains(js, `"sequence":2`) || !strings.Contains(js, `"signature":{"/":{"bytes":`) {
+		t.Errorf("show --dag-json:\n%s", js)
+	}
 	d := decode[api.DiffResult](t, r.ok("diff", "--json", v1.CID.String(), v2.CID.String()))
 	got := map[string]string{}
 	for _, f := range d.Files {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -317,15 +318,22 @@ const refHelp = `A bundle is named by the CID of a version, an /ipfs/ path, or a
 this node knows (its newest version; this node's own bundles first).`
 
 func (a *app) showCommand() *cobra.Command {
-	return &cobra.Command{
+	var dagJSON bool
+	cmd := &cobra.Command{
 		Use:   "show BUNDLE",
 		Short: "Show a bundle version's verified manifest",
-		Long:  "Fetch (if needed) and verify a bundle version, and show its manifest.\n\n" + refHelp,
-		Args:  args(1, "one bundle"),
+		Long: `Fetch (if needed) and verify a bundle version, and show its manifest.
+--dag-json prints the stored manifest itself, as dag-json (see docs/bundle.md).
+
+` + refHelp,
+		Args: args(1, "one bundle"),
 		RunE: a.withService(func(ctx context.Context, svc api.Service, argv []string) error {
 			b, err := svc.Show(ctx, argv[0])
 			if err != nil {
 				return err
+			}
+			if dagJSON {
+				return a.printManifest(ctx, svc, b)
 			}
 			if a.jsonOut {
 				return a.printJSON(b)
@@ -398,6 +406,31 @@ func (a *app) showCommand() *cobra.Command {
 			return nil
 		}),
 	}
+	cmd.Flags().BoolVar(&dagJSON, "dag-json", false, "print the stored, signed manifest as dag-json")
+	return cmd
+}
+
+// printManifest prints a verified bundle's stored manifest as dag-json.
+func (a *app) printManifest(ctx context.Context, svc api.Service, b api.BundleInfo) error {
+	rc, err := svc.Cat(ctx, b.CID.String()+"/"+bundle.ManifestPath)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	block, err := io.ReadAll(io.LimitReader(rc, bundle.MaxManifestSize+1))
+	if err != nil {
+		return err
+	}
+	s, err := bundle.Decode(block)
+	if err != nil {
+		return fmt.Errorf("%w: %w", api.ErrInvalid, err)
+	}
+	js, err := s.JSON()
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(a.stdout, "%s\n", js)
+	return err
 }
 
 func (a *app) bundlesCommand() *cobra.Command {
