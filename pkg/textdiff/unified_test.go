@@ -283,7 +283,7 @@ func TestUnifiedMatchesGNU(t *testing.T) {
 func TestUnifiedAppliesWithPatch(t *testing.T) {
 	patch, err := exec.LookPath("patch")
 	if err != nil {
-		t.Skipf("patch is not installed (apt-get install patch): %v", err)
+		t.Fatalf("GNU patch is needed to check that the diffs apply: install it (apt-get install patch): %v", err)
 	}
 	r := rand.New(rand.NewPCG(13, 14))
 	doc := []byte(markdown(20))
