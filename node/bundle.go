@@ -243,7 +243,7 @@ func (n *Node) publishBundle(ctx context.Context, dir files.Node, opts api.Publi
 	return res, nil
 }
 
-// importFolder imports a design folder (without pinning it) and counts it.
+// importFolder imports a folder (without pinning it) and counts it.
 func (n *Node) importFolder(ctx context.Context, dir files.Node, name string, progress func(api.Progress)) (cid.Cid, folder.Progress, error) {
 	fo := n.FolderOptions()
 	var last folder.Progress

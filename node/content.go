@@ -47,20 +47,9 @@ func (n *Node) Publish(ctx context.Context, dir files.Node, opts api.PublishOpti
 	if !opts.Plain {
 		return n.publishBundle(ctx, dir, opts, progress)
 	}
-	fo := n.FolderOptions()
-	var last folder.Progress
-	fo.Progress = func(p folder.Progress) {
-		last = p
-		if progress != nil {
-			progress(api.Progress{Phase: "import", Files: p.Files, Bytes: p.Bytes, Path: p.Path})
-		}
-	}
-	root, err := folder.Import(ctx, n.DAG, dir, fo)
+	root, last, err := n.importFolder(ctx, dir, opts.Name, progress)
 	if err != nil {
-		if isRefusal(err) {
-			return api.PublishResult{}, fmt.Errorf("publish %s: %w: %w", opts.Name, api.ErrInvalid, err)
-		}
-		return api.PublishResult{}, fmt.Errorf("publish %s: %w", opts.Name, err)
+		return api.PublishResult{}, err
 	}
 	if err := n.pinLocal(ctx, root, opts.Name, nil); err != nil {
 		return api.PublishResult{}, fmt.Errorf("publish %s: %w", opts.Name, err)

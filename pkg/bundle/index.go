@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/ipfs/go-cid"
 	ds "github.com/ipfs/go-datastore"
@@ -136,22 +135,15 @@ func (x *Index) Head(ctx context.Context, publisher, name string) (Record, bool,
 // All returns every recorded version, sorted by name, publisher and
 // sequence.
 func (x *Index) All(ctx context.Context) ([]Record, error) {
-	res, err := x.ds.Query(ctx, query.Query{Prefix: versionsKey.String()})
-	if err != nil {
-		return nil, err
-	}
-	defer res.Close()
 	var out []Record
-	for e := range res.Next() {
-		if e.Error != nil {
-			return nil, e.Error
-		}
+	err := x.each(ctx, versionsKey, func(k string, v []byte) error {
 		var r Record
-		if err := json.Unmarshal(e.Value, &r); err != nil {
-			return nil, fmt.Errorf("index: record %s is damaged: %w", e.Key, err)
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("index: record %s is damaged: %w", k, err)
 		}
 		out = append(out, r)
-	}
+		return nil
+	})
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.Name != b.Name {
@@ -162,38 +154,47 @@ func (x *Index) All(ctx context.Context) ([]Record, error) {
 		}
 		return a.Sequence < b.Sequence
 	})
-	return out, nil
+	return out, err
 }
 
-// Heads returns the head of every publisher's bundle name, sorted by name.
+// Heads returns the head of every publisher's bundle name, sorted by name
+// and publisher.
 func (x *Index) Heads(ctx context.Context) ([]Record, error) {
-	res, err := x.ds.Query(ctx, query.Query{Prefix: headsKey.String()})
-	if err != nil {
-		return nil, err
-	}
-	defer res.Close()
 	var out []Record
-	for e := range res.Next() {
-		if e.Error != nil {
-			return nil, e.Error
-		}
-		c, err := cid.Decode(string(e.Value))
+	err := x.each(ctx, headsKey, func(k string, v []byte) error {
+		c, err := cid.Decode(string(v))
 		if err != nil {
-			return nil, fmt.Errorf("index: head %s is damaged: %w", e.Key, err)
+			return fmt.Errorf("index: head %s is damaged: %w", k, err)
 		}
 		r, ok, err := x.Get(ctx, c)
-		if err != nil {
-			return nil, err
-		}
 		if ok {
 			out = append(out, r)
 		}
-	}
+		return err
+	})
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Name != out[j].Name {
 			return out[i].Name < out[j].Name
 		}
-		return strings.Compare(out[i].Publisher, out[j].Publisher) < 0
+		return out[i].Publisher < out[j].Publisher
 	})
-	return out, nil
+	return out, err
+}
+
+// each calls fn with every entry under prefix.
+func (x *Index) each(ctx context.Context, prefix ds.Key, fn func(key string, value []byte) error) error {
+	res, err := x.ds.Query(ctx, query.Query{Prefix: prefix.String()})
+	if err != nil {
+		return err
+	}
+	defer res.Close()
+	for e := range res.Next() {
+		if e.Error != nil {
+			return e.Error
+		}
+		if err := fn(e.Key, e.Value); err != nil {
+			return err
+		}
+	}
+	return nil
 }
