@@ -344,7 +344,7 @@ func (n *Node) manifestFor(ctx context.Context, meta metadata.Metadata, parent *
 			return m, nil, fmt.Errorf("%w: %w (fix the BOM, or name another with bom = in %s)", api.ErrInvalid, err, metadata.FileName)
 		}
 	}
-	m.BOM = bomRef
+	m.Bom = bomRef
 	instrRef, w, err := n.findText(ctx, filesRoot, meta.Instructions, instructionsNames, "build instructions")
 	if err != nil {
 		return m, nil, err
@@ -492,8 +492,8 @@ func (n *Node) info(ctx context.Context, b *bundle.Bundle) api.BundleInfo {
 	for _, a := range m.Authors {
 		info.Authors = append(info.Authors, metadata.Author{Name: a.Name, Contact: a.Contact})
 	}
-	if m.BOM != nil {
-		info.BOM = m.BOM.Path
+	if m.Bom != nil {
+		info.BOM = m.Bom.Path
 	}
 	if m.Instructions != nil {
 		info.Instructions = m.Instructions.Path
@@ -699,10 +699,10 @@ func (n *Node) instructionsDiff(ctx context.Context, om, nm *bundle.Manifest) (s
 }
 
 func (n *Node) bomDiff(ctx context.Context, om, nm *bundle.Manifest) *api.BOMDiff {
-	if om.BOM == nil && nm.BOM == nil {
+	if om.Bom == nil && nm.Bom == nil {
 		return nil
 	}
-	if om.BOM != nil && nm.BOM != nil && om.BOM.Link.Equals(nm.BOM.Link) {
+	if om.Bom != nil && nm.Bom != nil && om.Bom.Link.Equals(nm.Bom.Link) {
 		return nil
 	}
 	parse := func(r *bundle.FileRef, which string) (*bom.BOM, string) {
@@ -719,8 +719,8 @@ func (n *Node) bomDiff(ctx context.Context, om, nm *bundle.Manifest) *api.BOMDif
 		}
 		return b, ""
 	}
-	ob, onote := parse(om.BOM, "old")
-	nb, nnote := parse(nm.BOM, "new")
+	ob, onote := parse(om.Bom, "old")
+	nb, nnote := parse(nm.Bom, "new")
 	d := bom.Compare(ob, nb)
 	out := &api.BOMDiff{Note: strings.TrimPrefix(onote+"; "+nnote, "; ")}
 	out.Note = strings.TrimSuffix(out.Note, "; ")
@@ -785,7 +785,7 @@ func (n *Node) Fork(ctx context.Context, src string, opts api.ForkOptions) (api.
 	m := bundle.Manifest{
 		Schema: bundle.Schema, Name: opts.Name, Title: opts.Title, Summary: sm.Summary, Version: "", Sequence: 1,
 		Kind: sm.Kind, Tags: sm.Tags, Licenses: sm.Licenses, Authors: sm.Authors, Files: sm.Files, Size: sm.Size,
-		BOM: sm.BOM, Instructions: sm.Instructions, DerivedFrom: []cid.Cid{sb.Root}, Message: opts.Message,
+		Bom: sm.Bom, Instructions: sm.Instructions, DerivedFrom: []cid.Cid{sb.Root}, Message: opts.Message,
 		Created: time.Now().UTC().Format(time.RFC3339),
 	}
 	if m.Title == "" {

@@ -78,7 +78,7 @@ func TestManifestRoundTrip(t *testing.T) {
 	dag := newDAG(t)
 	fc := importTree(t, dag, map[string]string{"README.md": "# press\n"})
 	m := baseManifest(fc)
-	m.BOM = &FileRef{Path: "README.md", Link: fc}
+	m.Bom = &FileRef{Path: "README.md", Link: fc}
 	m.Log = []LogEntry{{Time: m.Created, Author: "a", Text: "welded the frame", Attachments: []FileRef{{Path: LogDir + "/0001-a.jpg", Link: fc}}}}
 	s, err := Sign(m, newKey(t))
 	if err != nil {
@@ -99,7 +99,7 @@ func TestManifestRoundTrip(t *testing.T) {
 	if !bytes.Equal(block, again) || !CID(block).Equals(CID(again)) {
 		t.Fatal("decode then encode changed the block")
 	}
-	if got.Manifest.Kind != KindProductDesign || got.Manifest.BOM.Path != "README.md" || len(got.Manifest.Log) != 1 {
+	if got.Manifest.Kind != KindProductDesign || got.Manifest.Bom.Path != "README.md" || len(got.Manifest.Log) != 1 {
 		t.Fatalf("decoded manifest differs: %+v", got.Manifest)
 	}
 	if err := got.Verify(nil); err != nil {
@@ -146,7 +146,7 @@ func TestValidate(t *testing.T) {
 		"v1 with parent":    func(m *Manifest) { m.Parents = []cid.Cid{fc} },
 		"kind":              func(m *Manifest) { m.Kind = "cad" },
 		"bad time":          func(m *Manifest) { m.Created = "yesterday" },
-		"dotdot path":       func(m *Manifest) { m.BOM = &FileRef{Path: "../etc/passwd", Link: fc} },
+		"dotdot path":       func(m *Manifest) { m.Bom = &FileRef{Path: "../etc/passwd", Link: fc} },
 		"absolute path":     func(m *Manifest) { m.Instructions = &FileRef{Path: "/etc/passwd", Link: fc} },
 		"attachment outside": func(m *Manifest) {
 			m.Log = []LogEntry{{Time: m.Created, Text: "x", Attachments: []FileRef{{Path: "cad/x", Link: fc}}}}

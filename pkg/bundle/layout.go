@@ -250,7 +250,7 @@ func checkFiles(ctx context.Context, dag ipld.DAGService, rnode ipld.Node, m *Ma
 	if !fnode.Cid().Equals(m.Files) {
 		return fmt.Errorf("%w: the root's entries are not the signed files (they make %s, the manifest signs %s)", ErrInvalidManifest, fnode.Cid(), m.Files)
 	}
-	for _, ref := range []*FileRef{m.BOM, m.Instructions} {
+	for _, ref := range []*FileRef{m.Bom, m.Instructions} {
 		if ref == nil {
 			continue
 		}

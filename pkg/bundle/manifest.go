@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
 	"sync"
@@ -30,6 +31,7 @@ import (
 	"github.com/ipld/go-ipld-prime"
 	"github.com/ipld/go-ipld-prime/codec/dagcbor"
 	"github.com/ipld/go-ipld-prime/codec/dagjson"
+	"github.com/ipld/go-ipld-prime/datamodel"
 	"github.com/ipld/go-ipld-prime/node/bindnode"
 	"github.com/ipld/go-ipld-prime/schema"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -164,7 +166,8 @@ type LogEntry struct {
 }
 
 // Manifest describes one version of a bundle. Field meanings are in
-// proto/bundle.ipldsch.
+// proto/bundle.ipldsch; bindnode binds these types to the schema by field
+// name and order, so the two change together.
 type Manifest struct {
 	Schema       string
 	Name         string
@@ -179,7 +182,7 @@ type Manifest struct {
 	Authors      []Author
 	Files        cid.Cid
 	Size         int64
-	BOM          *FileRef
+	Bom          *FileRef // the bill of materials; the schema names the field "bom", which bindnode maps to Bom
 	Instructions *FileRef
 	Parents      []cid.Cid
 	DerivedFrom  []cid.Cid
@@ -195,37 +198,6 @@ type SignedManifest struct {
 	Signature []byte
 }
 
-// wire types mirror the schema for bindnode; they differ from the public
-// ones only in Kind, which bindnode holds as the enum member name.
-type wireManifest struct {
-	Schema       string
-	Name         string
-	Title        string
-	Summary      string
-	Version      string
-	Sequence     int64
-	Kind         string
-	Tags         []string
-	Licenses     Licenses
-	OpenSource   bool
-	Authors      []Author
-	Files        cid.Cid
-	Size         int64
-	Bom          *FileRef
-	Instructions *FileRef
-	Parents      []cid.Cid
-	DerivedFrom  []cid.Cid
-	Log          []LogEntry
-	Message      string
-	Created      string
-	Publisher    []byte
-}
-
-type wireSigned struct {
-	Manifest  wireManifest
-	Signature []byte
-}
-
 // ts is the loaded schema; loading it is pure, so it is computed once.
 var ts = sync.OnceValue(func() *schema.TypeSystem {
 	t, err := ipld.LoadSchemaBytes(proto.BundleSchema)
@@ -235,84 +207,73 @@ var ts = sync.OnceValue(func() *schema.TypeSystem {
 	return t
 })
 
-func (m *Manifest) wire() (wireManifest, error) {
-	member := ""
+// wire returns a copy of s for bindnode, which binds the Go types to the
+// schema field by field and holds an enum as its member name: only Kind
+// differs ("ProductDesign" for "product-design").
+func (s *SignedManifest) wire() (*SignedManifest, error) {
 	for _, k := range kinds {
-		if k.kind == m.Kind {
-			member = k.member
+		if k.kind == s.Manifest.Kind {
+			w := *s
+			w.Manifest.Kind = Kind(k.member)
+			return &w, nil
 		}
 	}
-	if member == "" {
-		return wireManifest{}, fmt.Errorf("%w: unknown kind %q", ErrInvalidManifest, m.Kind)
-	}
-	return wireManifest{
-		Schema: m.Schema, Name: m.Name, Title: m.Title, Summary: m.Summary, Version: m.Version,
-		Sequence: m.Sequence, Kind: member, Tags: m.Tags, Licenses: m.Licenses, OpenSource: m.OpenSource,
-		Authors: m.Authors, Files: m.Files, Size: m.Size, Bom: m.BOM, Instructions: m.Instructions,
-		Parents: m.Parents, DerivedFrom: m.DerivedFrom, Log: m.Log, Message: m.Message,
-		Created: m.Created, Publisher: m.Publisher,
-	}, nil
+	return nil, fmt.Errorf("%w: unknown kind %q", ErrInvalidManifest, s.Manifest.Kind)
 }
 
-func (w *wireManifest) public() Manifest {
-	var kind Kind
+// unwire turns a decoded wire copy back: member name to kind.
+func (s *SignedManifest) unwire() {
 	for _, k := range kinds {
-		if k.member == w.Kind {
-			kind = k.kind
+		if k.member == string(s.Manifest.Kind) {
+			s.Manifest.Kind = k.kind
+			return
 		}
 	}
-	return Manifest{
-		Schema: w.Schema, Name: w.Name, Title: w.Title, Summary: w.Summary, Version: w.Version,
-		Sequence: w.Sequence, Kind: kind, Tags: w.Tags, Licenses: w.Licenses, OpenSource: w.OpenSource,
-		Authors: w.Authors, Files: w.Files, Size: w.Size, BOM: w.Bom, Instructions: w.Instructions,
-		Parents: w.Parents, DerivedFrom: w.DerivedFrom, Log: w.Log, Message: w.Message,
-		Created: w.Created, Publisher: w.Publisher,
+}
+
+// encode writes the representation of v (a wire copy, or its manifest)
+// with enc.
+func encode(v any, typ string, enc func(datamodel.Node, io.Writer) error) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := enc(bindnode.Wrap(v, ts().TypeByName(typ)).Representation(), &buf); err != nil {
+		return nil, fmt.Errorf("%w: encode: %v", ErrInvalidManifest, err)
 	}
+	return buf.Bytes(), nil
 }
 
 // encodeManifest returns the canonical dag-cbor of m alone: the bytes the
 // signature covers.
 func encodeManifest(m *Manifest) ([]byte, error) {
-	w, err := m.wire()
+	w, err := (&SignedManifest{Manifest: *m}).wire()
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	if err := dagcbor.Encode(bindnode.Wrap(&w, ts().TypeByName("Manifest")).Representation(), &buf); err != nil {
-		return nil, fmt.Errorf("%w: encode: %v", ErrInvalidManifest, err)
-	}
-	return buf.Bytes(), nil
+	return encode(&w.Manifest, "Manifest", dagcbor.Encode)
 }
 
 // Encode returns the canonical dag-cbor block of s.
 func (s *SignedManifest) Encode() ([]byte, error) {
-	w, err := s.Manifest.wire()
+	w, err := s.wire()
 	if err != nil {
 		return nil, err
 	}
-	ws := wireSigned{Manifest: w, Signature: s.Signature}
-	var buf bytes.Buffer
-	if err := dagcbor.Encode(bindnode.Wrap(&ws, ts().TypeByName("SignedManifest")).Representation(), &buf); err != nil {
-		return nil, fmt.Errorf("%w: encode: %v", ErrInvalidManifest, err)
+	b, err := encode(w, "SignedManifest", dagcbor.Encode)
+	if err != nil {
+		return nil, err
 	}
-	if buf.Len() > MaxManifestSize {
-		return nil, fmt.Errorf("%w: %d bytes, more than the %d a manifest may have (a very long log?)", ErrInvalidManifest, buf.Len(), MaxManifestSize)
+	if len(b) > MaxManifestSize {
+		return nil, fmt.Errorf("%w: %d bytes, more than the %d a manifest may have (a very long log?)", ErrInvalidManifest, len(b), MaxManifestSize)
 	}
-	return buf.Bytes(), nil
+	return b, nil
 }
 
-// JSON returns s as indented dag-json, for people and scripts.
+// JSON returns s as dag-json, for people and scripts.
 func (s *SignedManifest) JSON() ([]byte, error) {
-	w, err := s.Manifest.wire()
+	w, err := s.wire()
 	if err != nil {
 		return nil, err
 	}
-	ws := wireSigned{Manifest: w, Signature: s.Signature}
-	var buf bytes.Buffer
-	if err := dagjson.Encode(bindnode.Wrap(&ws, ts().TypeByName("SignedManifest")).Representation(), &buf); err != nil {
-		return nil, fmt.Errorf("encode dag-json: %w", err)
-	}
-	return buf.Bytes(), nil
+	return encode(w, "SignedManifest", dagjson.Encode)
 }
 
 // CID returns the dag-cbor CID of a manifest block.
@@ -329,12 +290,12 @@ func Decode(block []byte) (*SignedManifest, error) {
 	if len(block) > MaxManifestSize {
 		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrInvalidManifest, len(block), MaxManifestSize)
 	}
-	nb := bindnode.Prototype((*wireSigned)(nil), ts().TypeByName("SignedManifest")).Representation().NewBuilder()
+	nb := bindnode.Prototype((*SignedManifest)(nil), ts().TypeByName("SignedManifest")).Representation().NewBuilder()
 	if err := dagcbor.Decode(nb, bytes.NewReader(block)); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidManifest, err)
 	}
-	ws := bindnode.Unwrap(nb.Build()).(*wireSigned)
-	s := &SignedManifest{Manifest: ws.Manifest.public(), Signature: ws.Signature}
+	s := bindnode.Unwrap(nb.Build()).(*SignedManifest)
+	s.unwire()
 	again, err := s.Encode()
 	if err != nil {
 		return nil, err
@@ -388,7 +349,7 @@ func (m *Manifest) Validate() error {
 	if m.Sequence < 1 {
 		return bad("sequence %d: versions count from 1", m.Sequence)
 	}
-	if _, err := m.wire(); err != nil {
+	if _, err := (&SignedManifest{Manifest: *m}).wire(); err != nil {
 		return err
 	}
 	if len(m.Tags) > MaxTags {
@@ -413,7 +374,7 @@ func (m *Manifest) Validate() error {
 	if m.Size < 0 {
 		return bad("size %d", m.Size)
 	}
-	for _, r := range []*FileRef{m.BOM, m.Instructions} {
+	for _, r := range []*FileRef{m.Bom, m.Instructions} {
 		if r != nil {
 			if err := validPath(r.Path); err != nil {
 				return bad("%v", err)

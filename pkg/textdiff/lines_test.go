@@ -351,9 +351,6 @@ func TestSearchFallbacks(t *testing.T) {
 // documentation on inputs near its edge: with D*(n+m) <= 2^21 the search
 // neither cuts nor runs out of budget, so the diff is minimal.
 func TestSearchMinimalWithinBound(t *testing.T) {
-	if testing.Short() {
-		t.Skip("large inputs")
-	}
 	r := rand.New(rand.NewPCG(5, 6))
 	periodic := func(n, period, shift int) []int32 {
 		s := make([]int32, n)
