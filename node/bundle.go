@@ -517,8 +517,10 @@ func (n *Node) info(ctx context.Context, b *bundle.Bundle) api.BundleInfo {
 func summaryOf(b *bundle.Bundle) api.BundleSummary {
 	m := b.Manifest()
 	s := api.BundleSummary{
-		CID: b.Root, Name: m.Name, Title: m.Title, Version: m.Version, Sequence: m.Sequence, Created: m.Created,
-		Publisher: m.PublisherID(), Message: m.Message, Size: m.Size, Open: m.OpenSource,
+		CID: b.Root, Name: m.Name, Title: m.Title, Summary: m.Summary, Version: m.Version, Sequence: m.Sequence,
+		Kind: string(m.Kind), Tags: m.Tags, Created: m.Created, Publisher: m.PublisherID(), Message: m.Message,
+		Size: m.Size, Open: m.OpenSource,
+		Licenses: metadata.Licenses{Hardware: m.Licenses.Hardware, Software: m.Licenses.Software, Documentation: m.Licenses.Documentation},
 	}
 	for _, a := range m.Authors {
 		s.Authors = append(s.Authors, a.Name)

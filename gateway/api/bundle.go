@@ -45,17 +45,23 @@ type LogEntry struct {
 
 // BundleSummary is one version in a listing or a history.
 type BundleSummary struct {
-	CID       cid.Cid  `json:"cid"`
-	Name      string   `json:"name"`
-	Title     string   `json:"title,omitempty"`
-	Version   string   `json:"version,omitempty"`
-	Sequence  int64    `json:"sequence"`
-	Created   string   `json:"created"`
-	Publisher string   `json:"publisher"`
-	Authors   []string `json:"authors,omitempty"`
-	Message   string   `json:"message,omitempty"`
-	Size      int64    `json:"size"`
-	Open      bool     `json:"open"`
+	CID      cid.Cid  `json:"cid"`
+	Name     string   `json:"name"`
+	Title    string   `json:"title,omitempty"`
+	Summary  string   `json:"summary,omitempty"`
+	Version  string   `json:"version,omitempty"`
+	Sequence int64    `json:"sequence"`
+	Kind     string   `json:"kind,omitempty"`
+	Tags     []string `json:"tags,omitempty"`
+	// Licenses is the licence triple (listings only when the manifest
+	// could be read).
+	Licenses  metadata.Licenses `json:"licenses,omitzero"`
+	Created   string            `json:"created"`
+	Publisher string            `json:"publisher"`
+	Authors   []string          `json:"authors,omitempty"`
+	Message   string            `json:"message,omitempty"`
+	Size      int64             `json:"size"`
+	Open      bool              `json:"open"`
 	// Problem, in a listing, says why this version could not be verified
 	// again (no longer stored, or no longer valid).
 	Problem string `json:"problem,omitempty"`
