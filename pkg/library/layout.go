@@ -189,3 +189,42 @@ func load(ctx context.Context, dag ipld.DAGService, root cid.Cid, expected crypt
 	}
 	return &Version{Root: root, RecordCID: CID(block), Block: block, Signed: s}, nil
 }
+
+// Structure returns the blocks of v's root that are the library's own, not
+// its bundles': the root folder (and its HAMT shards, for a large library),
+// .commons and the record. A follower pins them directly, so that it
+// serves /ipns/<name>/ without pinning versions its policy leaves out.
+func Structure(ctx context.Context, dag ipld.DAGService, v *Version) ([]cid.Cid, error) {
+	bundles := cid.NewSet()
+	for _, e := range v.Library().Bundles {
+		bundles.Add(e.Root)
+	}
+	var out []cid.Cid
+	var walk func(c cid.Cid, depth int) error
+	walk = func(c cid.Cid, depth int) error {
+		if depth > 64 {
+			return fmt.Errorf("%w: the root folder is nested deeper than 64", ErrInvalid)
+		}
+		out = append(out, c)
+		if c.Type() != cid.DagProtobuf {
+			return nil
+		}
+		nd, err := dag.Get(ctx, c)
+		if err != nil {
+			return err
+		}
+		for _, l := range nd.Links() {
+			if bundles.Has(l.Cid) {
+				continue
+			}
+			if err := walk(l.Cid, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := walk(v.Root, 0); err != nil {
+		return nil, fmt.Errorf("library %s: %w", v.Root, err)
+	}
+	return out, nil
+}

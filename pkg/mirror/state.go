@@ -277,3 +277,20 @@ func (s *State) each(ctx context.Context, prefix ds.Key, fn func(key string, val
 	}
 	return nil
 }
+
+// PutKnownRecord replaces the IPNS record kept for k's library by one for
+// the same root and sequence (signed again with a later validity).
+func (s *State) PutKnownRecord(ctx context.Context, k Known) error {
+	old, ok, err := s.Known(ctx, k.Name)
+	if err != nil {
+		return err
+	}
+	if !ok || !old.Root.Equals(k.Root) || old.Sequence != k.Sequence {
+		return fmt.Errorf("library %s: %w: the record is for another library version", k.Name, ErrStale)
+	}
+	v, err := json.Marshal(k)
+	if err != nil {
+		return err
+	}
+	return s.ds.Put(ctx, knownKey.ChildString(k.Name), v)
+}
