@@ -96,7 +96,8 @@ the network say so.
 	root.AddCommand(
 		a.initCommand(), a.daemonCommand(), a.publishCommand(), a.addCommand(), a.showCommand(),
 		a.bundlesCommand(), a.historyCommand(), a.diffCommand(), a.forkCommand(), a.lineageCommand(),
-		a.logCommand(), a.getCommand(), a.catCommand(),
+		a.logCommand(), a.libraryCommand(), a.followCommand(), a.unfollowCommand(), a.mirrorCommand(),
+		a.getCommand(), a.catCommand(),
 		a.lsCommand(), a.pinCommand(), a.gcCommand(), a.idCommand(), a.peersCommand(),
 		a.connectCommand(), a.exportCommand(), a.importCommand(), a.versionCommand(),
 	)

@@ -37,6 +37,9 @@ type Options struct {
 	Settings func(i int, s *config.Config)
 	// Verbose sends node logs to the test log.
 	Verbose bool
+	// Link shapes every mocknet link (latency, bandwidth in bytes per
+	// second); the zero value is an instant, unlimited link.
+	Link mocknet.LinkOptions
 }
 
 // Network is a set of nodes under test.
@@ -67,6 +70,7 @@ func New(t testing.TB, n int, opts Options) *Network {
 	nw := &Network{t: t, opts: opts}
 	if !opts.Loopback {
 		nw.mn = mocknet.New()
+		nw.mn.SetLinkDefaults(opts.Link)
 		t.Cleanup(func() { _ = nw.mn.Close() })
 	}
 	for i := range n {
@@ -171,6 +175,21 @@ func (nw *Network) Connect(i, j int) {
 	defer cancel()
 	if err := a.Host.Connect(ctx, peer.AddrInfo{ID: b.Host.ID(), Addrs: b.Host.Addrs()}); err != nil {
 		nw.t.Fatalf("connect node %d to %d: %v", i, j, err)
+	}
+}
+
+// Unlink cuts the mocknet link between nodes i and j (closing their
+// connections), so that neither can dial the other until the next
+// Restart of either relinks everything.
+func (nw *Network) Unlink(i, j int) {
+	nw.t.Helper()
+	if nw.mn == nil {
+		nw.t.Fatal("Unlink needs a mocknet network")
+	}
+	a, b := nw.Nodes[i].Host.ID(), nw.Nodes[j].Host.ID()
+	_ = nw.mn.DisconnectPeers(a, b)
+	if err := nw.mn.UnlinkPeers(a, b); err != nil {
+		nw.t.Fatalf("unlink %d and %d: %v", i, j, err)
 	}
 }
 

@@ -33,7 +33,8 @@ type Options struct {
 // Store is the on-disk datastore of a repo. It is safe for concurrent use.
 type Store struct {
 	path   string
-	ds     *pebbleds.Datastore
+	db     *pebbleds.Datastore
+	ds     *guarded
 	bs     blockstore.Blockstore
 	cancel context.CancelFunc // stops the cache's background bloom-filter build
 }
@@ -78,15 +79,16 @@ func Open(path string, opts Options) (*Store, error) {
 	// per-table bloom filters answer misses without reading values.
 	// WriteThrough skips a Has before every Put: content addressing makes
 	// a rewrite harmless.
+	g := &guarded{Batching: d}
 	ctx, cancel := context.WithCancel(context.Background())
-	cached, err := blockstore.CachedBlockstore(ctx, blockstore.NewBlockstore(d, blockstore.WriteThrough(true)), blockstore.CacheOpts{HasTwoQueueCacheSize: 64 << 10})
+	cached, err := blockstore.CachedBlockstore(ctx, blockstore.NewBlockstore(g, blockstore.WriteThrough(true)), blockstore.CacheOpts{HasTwoQueueCacheSize: 64 << 10})
 	if err != nil {
 		cancel()
 		d.Close()
 		return nil, fmt.Errorf("open store %s: cache: %w", path, err)
 	}
 	bs := layers(cached)
-	return &Store{path: path, ds: d, bs: bs, cancel: cancel}, nil
+	return &Store{path: path, db: d, ds: g, bs: bs, cancel: cancel}, nil
 }
 
 // layers puts the blocks that need no storage above base: identity CIDs
@@ -140,19 +142,21 @@ func (s *Store) Sync(ctx context.Context) error {
 
 // DiskUsage reports the bytes the store occupies on disk.
 func (s *Store) DiskUsage(ctx context.Context) (uint64, error) {
-	return s.ds.DiskUsage(ctx)
+	return s.db.DiskUsage(ctx)
 }
 
-// Close syncs and closes the store. Calling it twice returns an error from
-// pebble, not a panic.
+// Close syncs and closes the store, once the operations in flight are
+// done. Every later operation fails with ErrClosed, as does a second Close.
 func (s *Store) Close() error {
 	s.cancel()
-	// Flush the memtables to sstables: otherwise the next Open replays
-	// the write-ahead log into memory, and a process that opens a store
-	// after a large import holds up to 3 memtables (96 MiB) of it.
-	serr := s.ds.DB.Flush()
-	cerr := s.ds.Close()
-	if err := errors.Join(serr, cerr); err != nil {
+	err := s.ds.close(func() error {
+		// Flush the memtables to sstables: otherwise the next Open
+		// replays the write-ahead log into memory, and a process that
+		// opens a store after a large import holds up to 3 memtables
+		// (96 MiB) of it.
+		return errors.Join(s.db.DB.Flush(), s.db.Close())
+	})
+	if err != nil {
 		return fmt.Errorf("close store %s: %w", s.path, err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package store
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -185,4 +186,30 @@ func TestEmptyBlockAlwaysPresent(t *testing.T) {
 
 func TestConformanceMemory(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) blockstore.Blockstore { return NewMemory().Blockstore() })
+}
+
+// TestUseAfterClose: a late goroutine that touches a closed store gets
+// ErrClosed, not a crash.
+func TestUseAfterClose(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	k := datastore.NewKey("/x")
+	if _, err := s.Datastore().Get(ctx, k); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Get: %v", err)
+	}
+	if err := s.Datastore().Put(ctx, k, nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Put: %v", err)
+	}
+	if _, err := s.Blockstore().Has(ctx, blocks.NewBlock([]byte("x")).Cid()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Has: %v", err)
+	}
+	if err := s.Close(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("second Close: %v", err)
+	}
 }

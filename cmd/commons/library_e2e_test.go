@@ -1,0 +1,120 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/commons-p2p/commons/gateway/api"
+)
+
+func tcpAddr(t *testing.T, d *daemon) string {
+	t.Helper()
+	for _, l := range d.listen {
+		if strings.Contains(l, "/tcp/") {
+			return l
+		}
+	}
+	t.Fatalf("daemon listens on no TCP address: %v", d.listen)
+	return ""
+}
+
+func mirrorLib(t *testing.T, r *testRepo, name string) api.MirrorLibrary {
+	t.Helper()
+	st := decode[api.MirrorStatus](t, r.ok("mirror", "status", "--json"))
+	for _, l := range st.Libraries {
+		if l.Name == name {
+			return l
+		}
+	}
+	return api.MirrorLibrary{}
+}
+
+// TestE2EFollowMirror runs three daemons on loopback: A publishes, B
+// follows A's library, C follows it too but is connected only to B (two
+// hops from A). A publishes twice; `mirror status --json` on B and C shows
+// both versions pinned; the time from each publish to C's pin is logged.
+// Then the refusals, and unfollow.
+func TestE2EFollowMirror(t *testing.T) {
+	t.Parallel()
+	a, b, c := newRepo(t, "publisher"), newRepo(t, "mirror"), newRepo(t, "village")
+	da, db, dc := a.start(), b.start(), c.start()
+	dir := filepath.Join(t.TempDir(), "cargo-bike")
+	writeFiles(t, dir, map[string][]byte{
+		"commons.toml":    []byte(e2eTOML),
+		"instructions.md": []byte("# Build\n\n1. Cut the tubes.\n"),
+		"bom.csv":         []byte("part,qty,unit cost,currency\nsteel tube,6,4.20,EUR\n"),
+		"cad/frame.step":  []byte(strings.Repeat("frame geometry\n", 50000)),
+	})
+	v1 := a.publish(dir)
+	lib := decode[api.LibraryInfo](t, a.ok("library", "--json"))
+	if lib.Sequence != 1 || len(lib.Bundles) != 1 || !lib.Bundles[0].Root.Equals(v1.CID) {
+		t.Fatalf("library after publish: %+v", lib)
+	}
+	if out := a.ok("library").stdout; !strings.Contains(out, "/ipns/"+lib.Name) || !strings.Contains(out, "cargo-bike") {
+		t.Errorf("library output:\n%s", out)
+	}
+
+	b.ok("connect", tcpAddr(t, da))
+	c.ok("connect", tcpAddr(t, db))
+	b.ok("follow", lib.Name)
+	c.ok("follow", "/ipns/"+lib.Name, "--latest")
+	c.ok("follow", lib.Name) // again: the policy is replaced by "all"
+	waitPinned := func(r *testRepo, v cid.Cid) time.Duration {
+		t.Helper()
+		start := time.Now()
+		if !poll(120*time.Second, nil, func() bool { return r.pinned(v) }) {
+			t.Fatalf("%s did not pin %s; mirror status:\n%s", filepath.Base(r.path), v, r.ok("mirror", "status").stdout)
+		}
+		return time.Since(start)
+	}
+	waitPinned(b, v1.CID)
+	waitPinned(c, v1.CID)
+
+	writeFiles(t, dir, map[string][]byte{"instructions.md": []byte("# Build\n\n1. Cut the tubes.\n2. Weld.\n")})
+	v2 := a.publish(dir)
+	took := waitPinned(c, v2.CID)
+	t.Logf("publish -> pinned two hops away (real daemons, loopback TCP): %s", took.Round(time.Millisecond))
+	for _, r := range []*testRepo{b, c} {
+		var st api.MirrorLibrary
+		if !poll(30*time.Second, nil, func() bool {
+			st = mirrorLib(t, r, lib.Name)
+			return st.State == api.MirrorCurrent && st.Pinned == 2
+		}) {
+			t.Fatalf("%s mirror status: %+v", filepath.Base(r.path), st)
+		}
+		if st.Versions != 2 || st.Bundles != 1 || st.BytesToGo != 0 || st.Sequence != 2 || !st.Direct || st.Policy.Mode != "all" {
+			t.Errorf("%s mirror status: %+v", filepath.Base(r.path), st)
+		}
+	}
+	// C's gateway serves the library by name from its own copy.
+	code, body := httpGet(t, dc.gateway+"/ipns/"+lib.Name+"/cargo-bike/instructions.md")
+	if code != 200 || !strings.Contains(string(body), "2. Weld.") {
+		t.Errorf("C's gateway /ipns/<library>/cargo-bike/instructions.md: %d %q", code, body)
+	}
+	if out := c.ok("mirror", "status").stdout; !strings.Contains(out, "current") || !strings.Contains(out, "2/2") {
+		t.Errorf("mirror status (not a terminal, printed once):\n%s", out)
+	}
+
+	// Refusals.
+	mustFail(t, c.run("follow", "example.org"), 4, "not a library name")
+	mustFail(t, a.run("follow", lib.Name), 4, "own library")
+	mustFail(t, c.run("follow", lib.Name, "--latest", "--quota", "1GiB"), 2, "exclude")
+	mustFail(t, c.run("follow", lib.Name, "--quota", "lots"), 2, "not a size")
+
+	// Unfollow on B releases both versions; C still has them.
+	un := decode[api.UnfollowResult](t, b.ok("unfollow", "--json", lib.Name))
+	if un.Unpinned != 2 || un.Kept != 0 {
+		t.Errorf("unfollow: %+v", un)
+	}
+	if b.pinned(v1.CID) || b.pinned(v2.CID) {
+		t.Error("B still pins versions after unfollow")
+	}
+	mustFail(t, b.run("unfollow", lib.Name), 3, "does not follow")
+	if !c.pinned(v2.CID) {
+		t.Error("C lost version 2")
+	}
+}
