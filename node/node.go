@@ -341,7 +341,7 @@ func (n *Node) buildHTTP(s config.Config) error {
 			MaxConcurrentRequests: s.Gateway.MaxConcurrentRequests,
 			Hostnames:             s.Gateway.Hostnames,
 			Logger:                n.log.With("subsystem", "gateway"),
-		}, n.Blocks, n.Names, pinIndex{n})
+		}, n.Blocks, n.Names, nil)
 		if err != nil {
 			return fmt.Errorf("node: gateway: %w", err)
 		}
