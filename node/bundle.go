@@ -459,6 +459,11 @@ func (n *Node) commitVersion(ctx context.Context, m bundle.Manifest, logDir cid.
 		return api.PublishResult{}, fmt.Errorf("publish %s: %w", m.Name, bundleError(err))
 	}
 	res := api.PublishResult{CID: root, Name: m.Name, Manifest: b.ManifestCID, Sequence: m.Sequence, Open: m.OpenSource, Bytes: m.Size}
+	// The version is committed; the library follows it. If that fails
+	// the next start repairs it (reconcileLibrary), so it is a warning.
+	if err := n.addToLibrary(ctx, b); err != nil {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("the library was not updated (it will be at the next daemon start): %v", err))
+	}
 	old := cid.Undef
 	if parent != nil {
 		res.Parent, old = parent.Root, parent.Root

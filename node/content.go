@@ -27,6 +27,7 @@ import (
 	"github.com/commons-p2p/commons/pkg/bundle"
 	"github.com/commons-p2p/commons/pkg/carfile"
 	"github.com/commons-p2p/commons/pkg/folder"
+	"github.com/commons-p2p/commons/pkg/mirror"
 )
 
 var _ api.Service = (*Node)(nil)
@@ -119,9 +120,12 @@ func (n *Node) Pin(ctx context.Context, c cid.Cid, name string, progress func(ap
 	// A design bundle is verified before it is pinned: a bundle whose
 	// signature or layout is wrong is refused, and nothing is pinned.
 	b, err := bundle.Load(ctx, n.localDAG, c, bundle.LoadOptions{})
+	// The user's pin is held as the user's, so that unfollowing a
+	// library that holds the same version never releases it.
+	userHold := func() error { return n.mirrorState.Hold(ctx, c, mirror.UserHolder) }
 	switch {
 	case errors.Is(err, bundle.ErrNotBundle):
-		return n.pinLocal(ctx, c, name, nil)
+		return n.pinLocal(ctx, c, name, userHold)
 	case err != nil:
 		return fmt.Errorf("pin %s: %w", c, bundleError(err))
 	}
@@ -134,13 +138,32 @@ func (n *Node) Pin(ctx context.Context, c cid.Cid, name string, progress func(ap
 		if err := n.bundles.Advance(ctx, b); err != nil && !errors.Is(err, bundle.ErrStale) {
 			return err
 		}
-		return nil
+		return userHold()
 	})
 }
 
 // Unpin implements api.Service.
 func (n *Node) Unpin(ctx context.Context, c cid.Cid) error {
-	err := n.Pinner.Unpin(ctx, c, true)
+	defer n.Blockstore.PinLock(ctx).Unlock(ctx)
+	holders, err := n.mirrorState.Holders(ctx, c)
+	if err != nil {
+		return fmt.Errorf("unpin %s: %w", c, err)
+	}
+	var libs []string
+	for _, h := range holders {
+		if h != mirror.UserHolder {
+			libs = append(libs, strings.TrimSuffix(h, ".library"))
+		}
+	}
+	if len(libs) > 0 {
+		return fmt.Errorf("unpin %s: %w: the mirror of library %s holds it; `commons unfollow` releases it", c, api.ErrInvalid, strings.Join(libs, ", "))
+	}
+	if len(holders) > 0 {
+		if _, err := n.mirrorState.Release(ctx, c, mirror.UserHolder); err != nil {
+			return fmt.Errorf("unpin %s: %w", c, err)
+		}
+	}
+	err = n.Pinner.Unpin(ctx, c, true)
 	if errors.Is(err, pin.ErrNotPinned) {
 		return fmt.Errorf("unpin %s: %w", c, api.ErrNotPinned)
 	}
@@ -191,6 +214,15 @@ func (n *Node) GC(ctx context.Context) (api.GCResult, error) {
 	pins, err := n.Pins(ctx)
 	if err != nil {
 		return api.GCResult{}, fmt.Errorf("gc: %w", err)
+	}
+	// Versions a mirror is fetching keep what of them has arrived, also
+	// across a restart, until they are pinned or no longer wanted.
+	wanted, err := n.mirrorState.Wanted(ctx)
+	if err != nil {
+		return api.GCResult{}, fmt.Errorf("gc: %w", err)
+	}
+	for _, c := range wanted {
+		pins = append(pins, api.PinInfo{CID: c, Type: "wanted"})
 	}
 	for _, p := range pins {
 		if p.Type == "direct" {
@@ -439,10 +471,10 @@ func (n *Node) resolve(ctx context.Context, s string) (cid.Cid, error) {
 		return cid.Undef, fmt.Errorf("%w: %q is not a CID or /ipfs/ path: %v", api.ErrInvalid, s, err)
 	}
 	if p.Mutable() {
-		if n.Names == nil {
-			return cid.Undef, fmt.Errorf("%w: resolving /ipns/ names needs the DHT; start the daemon", api.ErrOffline)
-		}
 		res, err := n.Names.Resolve(ctx, p)
+		if errors.Is(err, api.ErrOffline) {
+			return cid.Undef, err
+		}
 		if err != nil {
 			return cid.Undef, fmt.Errorf("resolve %s: %w: %v", s, api.ErrNotFound, err)
 		}

@@ -59,6 +59,7 @@ import (
 	"github.com/commons-p2p/commons/gateway/api"
 	"github.com/commons-p2p/commons/pkg/bundle"
 	"github.com/commons-p2p/commons/pkg/config"
+	"github.com/commons-p2p/commons/pkg/mirror"
 	"github.com/commons-p2p/commons/pkg/store"
 )
 
@@ -107,6 +108,13 @@ type Node struct {
 	// publisher signs bundles; nil only for an offline node with none.
 	publisher crypto.PrivKey
 	bundles   *bundle.Index
+
+	// Libraries: this node's own (libMu serialises its updates; a signal
+	// on ownRecordCh announces a new record) and the followed ones.
+	libMu       sync.Mutex
+	ownRecordCh chan struct{}
+	mirrorState *mirror.State
+	mirror      *mirrorService // nil until Run, and offline
 
 	Host       host.Host       // nil when offline
 	Routing    routing.Routing // nil when offline or routing.dht = none
@@ -160,6 +168,8 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	// locker's pin lock, so a collection never deletes what is in flight.
 	n.Blockstore = blockstore.NewGCBlockstore(n.store.Blockstore(), blockstore.NewGCLocker())
 	n.bundles = bundle.NewIndex(dstore)
+	n.mirrorState = mirror.New(dstore)
+	n.ownRecordCh = make(chan struct{}, 1)
 	n.publisher = cfg.Publisher
 	if n.publisher == nil {
 		n.publisher = cfg.Identity
@@ -235,11 +245,14 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		n.Provider = prov
 		n.closers = append(n.closers, prov.Close)
 
-		if n.Names, err = namesys.NewNameSystem(n.Routing, namesys.WithDatastore(dstore)); err != nil {
+		ns, err := namesys.NewNameSystem(n.Routing, namesys.WithDatastore(dstore))
+		if err != nil {
 			return nil, fmt.Errorf("node: start name system: %w", err)
 		}
+		n.Names = &libraryNames{n: n, next: ns}
 	} else {
 		n.Provider = provider.NewNoopProvider()
+		n.Names = &libraryNames{n: n}
 	}
 
 	if !cfg.Offline {
@@ -428,6 +441,14 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { n.keepConnected(ctx); return nil })
 	g.Go(func() error { n.announceAtStart(ctx); return nil })
+
+	rec, err := newRecords(ctx, n)
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	n.mirror = newMirror(n, rec)
+	g.Go(func() error { return n.mirror.run(ctx) })
+	g.Go(func() error { n.announceLibrary(ctx, rec); return nil })
 	return g.Wait()
 }
 

@@ -10,3 +10,9 @@ import _ "embed"
 //
 //go:embed bundle.ipldsch
 var BundleSchema []byte
+
+// LibrarySchema is the IPLD schema (DSL) of the library record, schema
+// version 1.
+//
+//go:embed library.ipldsch
+var LibrarySchema []byte

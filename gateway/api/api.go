@@ -84,6 +84,7 @@ type Service interface {
 	Connect(ctx context.Context, addr string) error
 
 	BundleService
+	LibraryService
 }
 
 // BundleService is what a node offers about design bundles. A ref names a

@@ -356,3 +356,43 @@ func (c *Client) LogAdd(ctx context.Context, name string, entry LogOptions, atta
 	var res PublishResult
 	return res, readStream("bundle/log", resp.Body, progress, &res)
 }
+
+// Library implements LibraryService.
+func (c *Client) Library(ctx context.Context) (LibraryInfo, error) {
+	var info LibraryInfo
+	return info, c.call(ctx, "library", nil, &info)
+}
+
+// Libraries implements LibraryService.
+func (c *Client) Libraries(ctx context.Context) ([]LibraryInfo, error) {
+	var list []LibraryInfo
+	return list, c.call(ctx, "library/ls", nil, &list)
+}
+
+// Include implements LibraryService.
+func (c *Client) Include(ctx context.Context, name string, remove bool) (LibraryInfo, error) {
+	var info LibraryInfo
+	return info, c.call(ctx, "library/include", url.Values{"arg": {name}, "remove": {fmt.Sprint(remove)}}, &info)
+}
+
+// Follow implements LibraryService.
+func (c *Client) Follow(ctx context.Context, name string, p FollowPolicy) (FollowInfo, error) {
+	o, err := json.Marshal(p)
+	if err != nil {
+		return FollowInfo{}, err
+	}
+	var info FollowInfo
+	return info, c.call(ctx, "follow", url.Values{"arg": {name}, "opts": {string(o)}}, &info)
+}
+
+// Unfollow implements LibraryService.
+func (c *Client) Unfollow(ctx context.Context, name string) (UnfollowResult, error) {
+	var res UnfollowResult
+	return res, c.call(ctx, "unfollow", q(name), &res)
+}
+
+// MirrorStatus implements LibraryService.
+func (c *Client) MirrorStatus(ctx context.Context) (MirrorStatus, error) {
+	var st MirrorStatus
+	return st, c.call(ctx, "mirror/status", nil, &st)
+}

@@ -130,6 +130,7 @@ const (
 	MirrorFetching  = "fetching"  // versions are being fetched
 	MirrorCurrent   = "current"   // everything the policy wants is pinned
 	MirrorStalled   = "stalled"   // the last attempt failed; it is retried
+	MirrorStopped   = "stopped"   // the daemon is not running: numbers from the local store
 )
 
 // MirrorLibrary is one followed library's progress.

@@ -53,6 +53,12 @@ func NewHandler(svc Service, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST "+Prefix+"bundle/fork", s.fork)
 	mux.HandleFunc("POST "+Prefix+"bundle/lineage", s.lineage)
 	mux.HandleFunc("POST "+Prefix+"bundle/log", s.logAdd)
+	mux.HandleFunc("POST "+Prefix+"library", s.library)
+	mux.HandleFunc("POST "+Prefix+"library/ls", s.libraries)
+	mux.HandleFunc("POST "+Prefix+"library/include", s.include)
+	mux.HandleFunc("POST "+Prefix+"follow", s.follow)
+	mux.HandleFunc("POST "+Prefix+"unfollow", s.unfollow)
+	mux.HandleFunc("POST "+Prefix+"mirror/status", s.mirrorStatus)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
 			writeError(w, http.StatusForbidden, fmt.Errorf("%w: the API does not accept requests from web pages (Origin %q)", ErrInvalid, o))
@@ -424,4 +430,40 @@ func (s *server) connect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, struct{}{})
+}
+
+func (s *server) library(w http.ResponseWriter, r *http.Request) {
+	info, err := s.svc.Library(r.Context())
+	reply(w, info, err)
+}
+
+func (s *server) libraries(w http.ResponseWriter, r *http.Request) {
+	list, err := s.svc.Libraries(r.Context())
+	reply(w, list, err)
+}
+
+func (s *server) include(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	info, err := s.svc.Include(r.Context(), q.Get("arg"), q.Get("remove") == "true")
+	reply(w, info, err)
+}
+
+func (s *server) follow(w http.ResponseWriter, r *http.Request) {
+	var p FollowPolicy
+	if err := queryJSON(r, &p); err != nil {
+		writeError(w, 0, err)
+		return
+	}
+	info, err := s.svc.Follow(r.Context(), r.URL.Query().Get("arg"), p)
+	reply(w, info, err)
+}
+
+func (s *server) unfollow(w http.ResponseWriter, r *http.Request) {
+	res, err := s.svc.Unfollow(r.Context(), r.URL.Query().Get("arg"))
+	reply(w, res, err)
+}
+
+func (s *server) mirrorStatus(w http.ResponseWriter, r *http.Request) {
+	st, err := s.svc.MirrorStatus(r.Context())
+	reply(w, st, err)
 }

@@ -37,6 +37,33 @@ type Config struct {
 	Import    Import    `toml:"import" comment:"How folders are turned into UnixFS DAGs."`
 	Datastore Datastore `toml:"datastore" comment:"The on-disk store."`
 	Publish   Publish   `toml:"publish" comment:"Publishing design bundles."`
+	Library   Library   `toml:"library" comment:"This node's library: its signed index of the bundles it publishes, under the IPNS name of the publisher key."`
+	Mirror    Mirror    `toml:"mirror" comment:"Following (mirroring) other publishers' libraries."`
+}
+
+// Library configures how this node publishes its library.
+type Library struct {
+	Title string `toml:"title" comment:"The library's title, shown to followers."`
+	// RecordLifetime is how long a signed IPNS record stays valid.
+	RecordLifetime Duration `toml:"record_lifetime" comment:"How long each signed IPNS record of the library is valid (as Kubo's Ipns.RecordLifetime)."`
+	// RecordTTL tells resolvers how long they may cache the record.
+	RecordTTL Duration `toml:"record_ttl" comment:"How long resolvers and gateways may cache the library's record."`
+	// Republish is how often the record is signed again and put into the
+	// DHT, and how often a follower puts the records it holds.
+	Republish Duration `toml:"republish" comment:"Put the library's record (and, on a follower, the records of followed libraries) into the DHT this often."`
+}
+
+// Mirror configures followers.
+type Mirror struct {
+	// Resolve is how often a follower looks a followed library up in the
+	// DHT, the reliable path when pubsub did not deliver an update.
+	Resolve Duration `toml:"resolve" comment:"Look followed libraries up in the DHT this often (pubsub usually delivers updates within seconds)."`
+	// Concurrency is how many versions are fetched at once.
+	Concurrency int `toml:"concurrency" comment:"How many bundle versions a mirror fetches at once."`
+	// AllowNonOpen mirrors bundles whose licences are not open source.
+	AllowNonOpen bool `toml:"allow_non_open" comment:"Mirror bundles whose licences are not open source (private networks only); by default they are skipped and reported."`
+	// PubSub turns on GossipSub for library updates.
+	PubSub bool `toml:"pubsub" comment:"Receive and relay library updates over GossipSub (topic /record/<base64url of /ipns/<key>>, as Kubo's IPNS over pubsub)."`
 }
 
 // Publish configures how this node signs and checks the bundles it publishes.
@@ -156,6 +183,12 @@ func Default() Config {
 			Hostnames:             []string{"localhost"},
 		},
 		Import: Import{Chunker: "buzhash", CIDVersion: 1, RawLeaves: true},
+		Library: Library{
+			RecordLifetime: Duration(48 * time.Hour),
+			RecordTTL:      Duration(time.Minute),
+			Republish:      Duration(4 * time.Hour),
+		},
+		Mirror: Mirror{Resolve: Duration(10 * time.Minute), Concurrency: 2, PubSub: true},
 	}
 }
 
@@ -176,6 +209,7 @@ var profiles = map[string]func(*Config){
 		c.Swarm.ConnLow, c.Swarm.ConnHigh = 20, 50
 		c.Fetch.Timeout = Duration(20 * time.Second)
 		c.Gateway.RetrievalTimeout = Duration(10 * time.Second)
+		c.Mirror.Resolve = Duration(5 * time.Second)
 	},
 	// lan: a village or workshop network with no internet: no public
 	// bootstrap, mDNS on, one DHT over the LAN's private addresses.
@@ -238,6 +272,21 @@ func (c *Config) Validate() error {
 	}
 	if c.Import.CIDVersion != 1 {
 		bad("import.cid_version = %d: only 1 is supported (CIDv0 cannot express raw leaves)", c.Import.CIDVersion)
+	}
+	if c.Library.RecordLifetime.D() < time.Hour {
+		bad("library.record_lifetime = %s: want at least 1h", c.Library.RecordLifetime)
+	}
+	if c.Library.RecordTTL.D() < 0 {
+		bad("library.record_ttl = %s: want 0 or more", c.Library.RecordTTL)
+	}
+	if r := c.Library.Republish.D(); r <= 0 || r >= c.Library.RecordLifetime.D() {
+		bad("library.republish = %s: want more than 0 and less than library.record_lifetime (%s)", c.Library.Republish, c.Library.RecordLifetime)
+	}
+	if c.Mirror.Resolve.D() <= 0 {
+		bad("mirror.resolve = %s: want a positive duration", c.Mirror.Resolve)
+	}
+	if c.Mirror.Concurrency < 1 || c.Mirror.Concurrency > 64 {
+		bad("mirror.concurrency = %d: want 1 to 64", c.Mirror.Concurrency)
 	}
 	if c.Import.Chunker == "" {
 		bad("import.chunker is empty: want buzhash, size-N or rabin-min-avg-max")
