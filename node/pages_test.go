@@ -171,9 +171,9 @@ func TestPagesHostileBundle(t *testing.T) {
 	for _, want := range []string{
 		"Evil &lt;script&gt;window.__pwned=&#34;title&#34;&lt;/script&gt; press", // title, escaped
 		"xylophone", // the instructions rendered
-		`<img src="/ipfs/` + root + `/evil.svg" alt="the SVG">`,                       // SVG only as an image
-		`href="/ipfs/` + root + `/evil.html"`,                                         // the HTML only as a link to the gateway
-		"&#34;&gt;&lt;img src=x onerror=window.__pwned=1&gt;.txt",                     // the file name, as text
+		`<img src="/ipfs/` + root + `/evil.svg" alt="the SVG">`,                     // SVG only as an image
+		`href="/ipfs/` + root + `/evil.html"`,                                       // the HTML only as a link to the gateway
+		"&#34;&gt;&lt;img src=x onerror=window.__pwned=1&gt;.txt",                   // the file name, as text
 		"/ipfs/" + root + "/%22%3E%3Cimg%20src=x%20onerror=window.__pwned=1%3E.txt", // and as a link
 		"2.50 EUR",
 	} {
