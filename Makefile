@@ -1,5 +1,5 @@
 # commons: see README.md. Targets CI and users rely on:
-#   build test test-race e2e netlab interop bench fuzz lint generate demo clean
+#   build test test-race e2e browser netlab interop bench fuzz lint generate demo clean
 GO      ?= go
 BIN     := bin/commons
 DEMO    := .demo
@@ -7,8 +7,11 @@ PKGS    := ./...
 # Kubo, for interop tests and benchmarks, is built from node/nodetest/kubo
 # (its own module, pinned to v0.43.1) into bin/ipfs-kubo.
 KUBO    := $(CURDIR)/bin/ipfs-kubo
+# Files tests leave for people to look at (the browser tests' screenshots),
+# under $(ARTIFACTS)/_artifacts/.
+ARTIFACTS := $(CURDIR)/test-artifacts
 
-.PHONY: build test test-race e2e netlab interop kubo bench fuzz lint generate demo clean
+.PHONY: build test test-race e2e browser netlab interop kubo bench fuzz lint generate demo clean
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/commons
@@ -19,7 +22,8 @@ build:
 test: build kubo
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags netlab ./cmd/commons
-	COMMONS_KUBO_BIN=$(KUBO) COMMONS_BIN=$(CURDIR)/$(BIN) $(GO) test -race -timeout 20m $(PKGS)
+	@mkdir -p $(ARTIFACTS)
+	COMMONS_KUBO_BIN=$(KUBO) COMMONS_BIN=$(CURDIR)/$(BIN) $(GO) test -race -timeout 20m -artifacts -outputdir $(ARTIFACTS) $(PKGS)
 	@if [ "$$(id -u)" = 0 ] && command -v ip >/dev/null; then $(MAKE) --no-print-directory netlab; \
 	else echo "NOTE: netlab tests not run here: they need root and iproute2 (make netlab)"; fi
 
@@ -27,6 +31,12 @@ test-race: test
 
 e2e: build
 	COMMONS_BIN=$(CURDIR)/$(BIN) $(GO) test -race -run 'E2E' -count=1 ./cmd/commons/
+
+# The design pages in headless Chromium (/usr/bin/chromium), phone and
+# desktop windows; screenshots land in $(ARTIFACTS)/_artifacts/.
+browser:
+	@mkdir -p $(ARTIFACTS)
+	$(GO) test -run 'BrowserE2E' -count=1 -v -artifacts -outputdir $(ARTIFACTS) ./node/
 
 # Two nodes in network namespaces joined by a veth pair (root only).
 netlab: build
@@ -68,8 +78,8 @@ demo: build
 	@test -f $(DEMO)/config.toml || $(BIN) --repo $(DEMO) init --profile lan >/dev/null
 	$(BIN) --repo $(DEMO) publish testdata/demo/brick-press
 	@echo
-	@echo "starting the node: open the bundle URL it prints in a browser; Ctrl-C stops it"
+	@echo "starting the node: open the gateway URL it prints in a browser (the design pages); Ctrl-C stops it"
 	$(BIN) --repo $(DEMO) daemon
 
 clean:
-	rm -rf bin $(DEMO)
+	rm -rf bin $(DEMO) $(ARTIFACTS)

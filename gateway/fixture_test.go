@@ -217,12 +217,12 @@ var _ exchange.Interface = (*stallExchange)(nil)
 
 // newTestServer serves a gateway over f's blockstore with the given exchange
 // (offline when nil).
-func newTestServer(t testing.TB, f *fixture, ex exchange.Interface, cfg Config, names namesys.Resolver, index Index) *httptest.Server {
+func newTestServer(t testing.TB, f *fixture, ex exchange.Interface, cfg Config, names namesys.Resolver, pages http.Handler) *httptest.Server {
 	t.Helper()
 	if ex == nil {
 		ex = offline.Exchange(f.bstore)
 	}
-	h, err := New(cfg, blockservice.New(f.bstore, ex), names, index)
+	h, err := New(cfg, blockservice.New(f.bstore, ex), names, pages)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -22,7 +22,7 @@ import (
 // is in testdata/fuzz/FuzzGatewayPath; it uses the fixture's CIDs.
 func FuzzGatewayPath(f *testing.F) {
 	fx := newFixture(f)
-	h, err := New(Config{}, blockservice.New(fx.bstore, offline.Exchange(fx.bstore)), nil, staticIndex{{CID: fx.dir, Name: "dir", Size: 10}})
+	h, err := New(Config{}, blockservice.New(fx.bstore, offline.Exchange(fx.bstore)), nil, http.NotFoundHandler())
 	if err != nil {
 		f.Fatal(err)
 	}

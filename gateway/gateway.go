@@ -1,8 +1,16 @@
 // Package gateway is the node's read-only HTTP server: an IPFS gateway built
 // on boxo's gateway (path and subdomain gateways, trustless raw and CAR
 // responses, as the specs at specs.ipfs.tech describe them), and the node's
-// own pages beside it (a home page listing what the node holds, a health
-// check).
+// own pages beside it: the design pages (package gateway/pages, handed in)
+// and a health check.
+//
+// Content and pages share an origin when the gateway is reached by an IP
+// address (no subdomains are possible there), so every path gateway
+// response carries "Content-Security-Policy: sandbox": a design's HTML or
+// SVG opened from /ipfs/ runs no script and gets an opaque origin, and so
+// can never act on the pages' origin. Subdomain responses
+// (<cid>.ipfs.<host>) each have an origin of their own and are left as
+// the specs describe them.
 //
 // The package reads content through a boxo blockservice.BlockService and
 // never imports libp2p; the node assembles the blockservice (blockstore plus
@@ -12,7 +20,6 @@ package gateway
 import (
 	"errors"
 	"fmt"
-	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
@@ -154,8 +161,11 @@ func normalizeHostname(h string) (string, error) {
 // serves deserialized responses (files, HTML directory listings, index.html)
 // as well as trustless ones (?format=raw, ?format=car and the matching
 // Accept headers, with dag-scope and entity-bytes), range and conditional
-// requests, CORS headers, and the legacy X-Ipfs-Path header. The node's own
-// pages are "/" (an HTML list of index's roots) and "/healthz" ("ok").
+// requests, CORS headers, and the legacy X-Ipfs-Path header. Path gateway
+// responses carry "Content-Security-Policy: sandbox" (see the package
+// comment). "/healthz" answers "ok"; every other request that is not for
+// content (not /ipfs/, /ipns/ or a subdomain host) goes to pages, the design
+// pages, or is answered 404 when pages is nil.
 // Methods other than GET, HEAD and OPTIONS are answered 405 with an Allow
 // header: the gateway never writes.
 //
@@ -165,9 +175,8 @@ func normalizeHostname(h string) (string, error) {
 // are answered 501 with [ErrNoNameSystem]'s message. DNSLink websites (a Host
 // header that is a DNSLink domain) are not served, nor are signed IPNS
 // records (?format=ipns-record answers 501 with [ErrNoIPNSRecords]'s
-// message). index lists the home
-// page's roots; nil shows an empty list.
-func New(cfg Config, blocks blockservice.BlockService, names namesys.Resolver, index Index) (http.Handler, error) {
+// message).
+func New(cfg Config, blocks blockservice.BlockService, names namesys.Resolver, pages http.Handler) (http.Handler, error) {
 	if blocks == nil {
 		return nil, errors.New("gateway: new: nil block service")
 	}
@@ -228,21 +237,16 @@ func New(cfg Config, blocks blockservice.BlockService, names namesys.Resolver, i
 	content := boxogw.NewHostnameHandler(gwCfg, backend, onlyContent)
 	content = boxogw.NewHeaders(nil).WithDeprecatedXIpfsPath().ApplyCors().Wrap(content).ServeHTTP
 
-	home, err := template.New("home").Parse(homeTemplate)
-	if err != nil {
-		return nil, fmt.Errorf("gateway: new: parse home page template: %w", err)
-	}
-
 	s := &server{
 		log:       cfg.Logger.With("subsystem", "gateway"),
 		hostnames: cfg.Hostnames,
 		content:   content,
 		pages:     http.NewServeMux(),
-		index:     index,
-		home:      home,
 	}
-	s.pages.HandleFunc("GET /{$}", s.serveHome)
 	s.pages.HandleFunc("GET /healthz", serveHealth)
+	if pages != nil {
+		s.pages.Handle("/", pages)
+	}
 	return s, nil
 }
 
@@ -253,8 +257,6 @@ type server struct {
 	hostnames []string // normalized subdomain gateway hosts
 	content   http.Handler
 	pages     *http.ServeMux
-	index     Index
-	home      *template.Template
 }
 
 // allowedMethods is the Allow header of every response that needs one.
@@ -262,7 +264,12 @@ const allowedMethods = "GET, HEAD, OPTIONS"
 
 // ServeHTTP implements http.Handler.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	content := s.isSubdomainRequest(r) || isContentPath(r.URL.Path)
+	subdomain := s.isSubdomainRequest(r)
+	content := subdomain || isContentPath(r.URL.Path)
+	if content && !subdomain {
+		// The path gateway shares its origin with the design pages.
+		w.Header().Set("Content-Security-Policy", pathGatewayCSP)
+	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodOptions:
@@ -285,6 +292,11 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.pages.ServeHTTP(w, r)
 }
+
+// pathGatewayCSP is the policy of every path gateway response: a sandbox
+// without allow-scripts and without allow-same-origin, so content served on
+// the pages' origin runs no script and is treated as another origin.
+const pathGatewayCSP = "sandbox"
 
 // isContentPath reports whether p is in a namespace the IPFS gateway serves.
 func isContentPath(p string) bool {

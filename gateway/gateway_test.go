@@ -19,7 +19,6 @@ import (
 	carv2 "github.com/ipld/go-car/v2"
 	mh "github.com/multiformats/go-multihash"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/net/html"
 )
 
 func TestFileByPath(t *testing.T) {
@@ -254,7 +253,7 @@ func TestCORS(t *testing.T) {
 
 func TestReadOnly(t *testing.T) {
 	f := newFixture(t)
-	srv := newTestServer(t, f, nil, Config{}, nil, staticIndex{})
+	srv := newTestServer(t, f, nil, Config{}, nil, nil)
 	before := f.keys(t)
 
 	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
@@ -567,148 +566,57 @@ func TestIPNS(t *testing.T) {
 	})
 }
 
-// staticIndex is an Index with fixed roots.
-type staticIndex []Root
-
-func (s staticIndex) Roots(context.Context) ([]Root, error) { return s, nil }
-
-// failingIndex is an Index that cannot list.
-type failingIndex struct{}
-
-func (failingIndex) Roots(context.Context) ([]Root, error) {
-	return nil, errors.New("index is on fire")
-}
-
-func TestHomePage(t *testing.T) {
+// TestPagesMount: every request that is not for content and not /healthz
+// goes to the pages handler; content never does. Path gateway responses
+// carry the sandbox policy (they share the pages' origin), subdomain
+// responses do not (each has an origin of its own).
+func TestPagesMount(t *testing.T) {
 	f := newFixture(t)
-	index := staticIndex{
-		{CID: f.dir, Name: "Desk lamp <v2>", Size: 1536},
-		{CID: f.site, Name: `<script>alert("x")</script>`, Size: -1},
-		{CID: f.file, Name: "", Size: 3000},
-		{Name: "undefined CID is skipped"},
-	}
-	srv := newTestServer(t, f, nil, Config{}, nil, index)
-
-	res, body := do(t, srv, http.MethodGet, "/", nil, "")
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("status %d body %q", res.StatusCode, body)
-	}
-	if ct := res.Header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
-		t.Errorf("Content-Type %q", ct)
-	}
-	if res.Header.Get("Access-Control-Allow-Origin") != "" {
-		t.Error("home page readable cross-origin")
-	}
-	if bytes.Contains(body, []byte("<script")) {
-		t.Errorf("name not escaped:\n%s", body)
-	}
-	if bytes.Contains(body, []byte("undefined CID")) {
-		t.Error("root with undefined CID shown")
-	}
-
-	doc, err := html.Parse(bytes.NewReader(body))
-	if err != nil {
-		t.Fatalf("parse home page: %v", err)
-	}
-	page := scrape(doc)
-	if page.title != "commons gateway" {
-		t.Errorf("title %q", page.title)
-	}
-	if !page.viewport {
-		t.Error("no viewport meta")
-	}
-	if page.h1 != "commons gateway" {
-		t.Errorf("h1 %q", page.h1)
-	}
-	wantLinks := []link{
-		{"/ipfs/" + f.dir.String() + "/", "Desk lamp <v2>"},
-		{"/ipfs/" + f.site.String() + "/", `<script>alert("x")</script>`},
-		{"/ipfs/" + f.file.String() + "/", f.file.String()},
-	}
-	if fmt.Sprint(page.links) != fmt.Sprint(wantLinks) {
-		t.Errorf("links\n got %q\nwant %q", page.links, wantLinks)
-	}
-	if !bytes.Contains(body, []byte("1.5 KiB")) {
-		t.Error("size not shown")
-	}
-
-	// The links lead to the content.
-	res, got := do(t, srv, http.MethodGet, wantLinks[1].href, nil, "")
-	if res.StatusCode != http.StatusOK || !bytes.Equal(got, f.indexHTML) {
-		t.Errorf("follow link: status %d body %q", res.StatusCode, got)
-	}
-
-	t.Run("empty and nil index", func(t *testing.T) {
-		for _, idx := range []Index{nil, staticIndex{}} {
-			srv := newTestServer(t, f, nil, Config{}, nil, idx)
-			res, body := do(t, srv, http.MethodGet, "/", nil, "")
-			if res.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("Nothing yet")) {
-				t.Errorf("index %T: status %d body %q", idx, res.StatusCode, body)
-			}
-		}
+	pages := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Test-Pages", "yes")
+		_, _ = io.WriteString(w, "pages:"+r.URL.Path)
 	})
-
-	t.Run("failing index", func(t *testing.T) {
-		srv := newTestServer(t, f, nil, Config{}, nil, failingIndex{})
-		res, body := do(t, srv, http.MethodGet, "/", nil, "")
-		if res.StatusCode != http.StatusInternalServerError || bytes.Contains(body, []byte("on fire")) {
-			t.Errorf("status %d body %q, want 500 without internals", res.StatusCode, body)
+	srv := newTestServer(t, f, nil, Config{}, nil, pages)
+	for _, p := range []string{"/", "/search?q=x", "/bundles/abc/", "/anything"} {
+		res, body := do(t, srv, http.MethodGet, p, nil, "")
+		if res.Header.Get("X-Test-Pages") != "yes" || !strings.HasPrefix(string(body), "pages:") {
+			t.Errorf("GET %s: not served by the pages (status %d body %q)", p, res.StatusCode, body)
 		}
-	})
-}
-
-type link struct{ href, text string }
-
-type scraped struct {
-	title, h1 string
-	viewport  bool
-	links     []link
-}
-
-// scrape collects the parts of a parsed page the tests check.
-func scrape(n *html.Node) scraped {
-	var s scraped
-	var text func(*html.Node) string
-	text = func(n *html.Node) string {
-		if n.Type == html.TextNode {
-			return n.Data
-		}
-		var b strings.Builder
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			b.WriteString(text(c))
-		}
-		return b.String()
-	}
-	attr := func(n *html.Node, key string) string {
-		for _, a := range n.Attr {
-			if a.Key == key {
-				return a.Val
-			}
-		}
-		return ""
-	}
-	var walk func(*html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode {
-			switch n.Data {
-			case "title":
-				s.title = text(n)
-			case "h1":
-				s.h1 = text(n)
-			case "meta":
-				if attr(n, "name") == "viewport" && strings.Contains(attr(n, "content"), "width=device-width") {
-					s.viewport = true
-				}
-			case "a":
-				s.links = append(s.links, link{attr(n, "href"), text(n)})
-			}
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
+		if res.Header.Get("Content-Security-Policy") == "sandbox" {
+			t.Errorf("GET %s: pages got the path gateway's sandbox policy", p)
 		}
 	}
-	walk(n)
-	return s
+	res, body := do(t, srv, http.MethodGet, "/healthz", nil, "")
+	if res.StatusCode != http.StatusOK || string(body) != "ok" {
+		t.Errorf("healthz: %d %q", res.StatusCode, body)
+	}
+	res, _ = do(t, srv, http.MethodPost, "/search", nil, "")
+	if res.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST to a page: status %d, want 405", res.StatusCode)
+	}
+
+	for _, p := range []string{"/ipfs/" + f.site.String() + "/", "/ipfs/" + f.dir.String() + "/readme.txt", "/ipfs/" + f.missing.String()} {
+		res, body := do(t, srv, http.MethodGet, p, nil, "")
+		if res.Header.Get("X-Test-Pages") != "" {
+			t.Errorf("GET %s: served by the pages", p)
+		}
+		if got := res.Header.Get("Content-Security-Policy"); got != "sandbox" {
+			t.Errorf("GET %s (status %d): Content-Security-Policy %q, want sandbox; body %.80q", p, res.StatusCode, got, body)
+		}
+	}
+	res, body = do(t, srv, http.MethodGet, "/", nil, f.site.String()+".ipfs.localhost")
+	if res.StatusCode != http.StatusOK || !bytes.Equal(body, f.indexHTML) {
+		t.Errorf("subdomain: status %d body %q", res.StatusCode, body)
+	}
+	if got := res.Header.Get("Content-Security-Policy"); got != "" {
+		t.Errorf("subdomain response has Content-Security-Policy %q", got)
+	}
+
+	// With no pages, what is not content is not found.
+	bare := newTestServer(t, f, nil, Config{}, nil, nil)
+	if res, _ := do(t, bare, http.MethodGet, "/", nil, ""); res.StatusCode != http.StatusNotFound {
+		t.Errorf("no pages: GET / status %d, want 404", res.StatusCode)
+	}
 }
 
 func TestHealthz(t *testing.T) {
@@ -718,9 +626,9 @@ func TestHealthz(t *testing.T) {
 	if res.StatusCode != http.StatusOK || string(body) != "ok" {
 		t.Errorf("status %d body %q", res.StatusCode, body)
 	}
-	res, body = do(t, srv, http.MethodHead, "/", nil, "")
-	if res.StatusCode != http.StatusOK || len(body) != 0 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
-		t.Errorf("HEAD /: status %d, %d body bytes, Content-Type %q", res.StatusCode, len(body), res.Header.Get("Content-Type"))
+	res, body = do(t, srv, http.MethodHead, "/healthz", nil, "")
+	if res.StatusCode != http.StatusOK || len(body) != 0 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") {
+		t.Errorf("HEAD /healthz: status %d, %d body bytes, Content-Type %q", res.StatusCode, len(body), res.Header.Get("Content-Type"))
 	}
 	res, _ = do(t, srv, http.MethodOptions, "/healthz", nil, "")
 	if res.StatusCode != http.StatusNoContent || !strings.Contains(res.Header.Get("Allow"), "GET") {
@@ -818,27 +726,6 @@ func TestConfig(t *testing.T) {
 	}
 	if _, err := New(Config{Hostnames: []string{"127.0.0.1"}}, blockservice.New(f.bstore, nil), nil, nil); err == nil {
 		t.Error("New with IP hostname: no error")
-	}
-}
-
-func TestFormatSize(t *testing.T) {
-	tests := []struct {
-		n    int64
-		want string
-	}{
-		{-1, ""},
-		{0, "0 B"},
-		{1023, "1023 B"},
-		{1024, "1.0 KiB"},
-		{1536, "1.5 KiB"},
-		{5 << 20, "5.0 MiB"},
-		{3 << 30, "3.0 GiB"},
-		{1 << 62, "4.0 EiB"},
-	}
-	for _, tt := range tests {
-		if got := formatSize(tt.n); got != tt.want {
-			t.Errorf("formatSize(%d) = %q, want %q", tt.n, got, tt.want)
-		}
 	}
 }
 

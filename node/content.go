@@ -23,7 +23,6 @@ import (
 	ipld "github.com/ipfs/go-ipld-format"
 	"github.com/ipld/go-ipld-prime/datamodel"
 
-	"github.com/commons-p2p/commons/gateway"
 	"github.com/commons-p2p/commons/gateway/api"
 	"github.com/commons-p2p/commons/pkg/bundle"
 	"github.com/commons-p2p/commons/pkg/carfile"
@@ -660,28 +659,4 @@ type blockAdder struct{ bs blockservice.BlockService }
 
 func (a blockAdder) PutMany(ctx context.Context, bl []blocks.Block) error {
 	return a.bs.AddBlocks(ctx, bl)
-}
-
-// pinIndex lists pinned roots for the gateway's home page.
-type pinIndex struct{ n *Node }
-
-func (p pinIndex) Roots(ctx context.Context) ([]gateway.Root, error) {
-	pins, err := p.n.Pins(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]gateway.Root, 0, len(pins))
-	for _, pi := range pins {
-		if pi.Type != "recursive" {
-			continue
-		}
-		size := int64(-1)
-		if nd, err := p.n.localDAG.Get(ctx, pi.CID); err == nil {
-			if s, err := nd.Size(); err == nil {
-				size = int64(s)
-			}
-		}
-		out = append(out, gateway.Root{CID: pi.CID, Name: pi.Name, Size: size})
-	}
-	return out, nil
 }

@@ -60,6 +60,7 @@ import (
 	"github.com/commons-p2p/commons/pkg/bundle"
 	"github.com/commons-p2p/commons/pkg/config"
 	"github.com/commons-p2p/commons/pkg/mirror"
+	"github.com/commons-p2p/commons/pkg/search"
 	"github.com/commons-p2p/commons/pkg/store"
 )
 
@@ -96,6 +97,9 @@ type Config struct {
 	Offline bool
 	// Logger receives the node's logs; nil discards them.
 	Logger *slog.Logger
+	// SearchDir holds the full-text index of bundles the design pages
+	// search (package search); "" keeps it in memory (tests).
+	SearchDir string
 }
 
 // Node is a running commons node. Its exported parts are for tests and for
@@ -108,6 +112,8 @@ type Node struct {
 	// publisher signs bundles; nil only for an offline node with none.
 	publisher crypto.PrivKey
 	bundles   *bundle.Index
+	searchDir string
+	search    *search.Index // nil when offline
 
 	// Libraries: this node's own (libMu serialises its updates; a signal
 	// on ownRecordCh announces a new record) and the followed ones.
@@ -150,7 +156,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	n := &Node{settings: s, log: cfg.Logger, offline: cfg.Offline, store: cfg.Store, identity: cfg.Identity}
+	n := &Node{settings: s, log: cfg.Logger, offline: cfg.Offline, store: cfg.Store, identity: cfg.Identity, searchDir: cfg.SearchDir}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
 	}
@@ -349,12 +355,16 @@ func (n *Node) buildHTTP(s config.Config) error {
 			return fmt.Errorf("node: gateway listener: %w", err)
 		}
 		n.closers = append(n.closers, ignoreClosed(n.gatewayLn.Close))
+		pages, err := n.buildPages(s)
+		if err != nil {
+			return err
+		}
 		n.gatewayHandler, err = gateway.New(gateway.Config{
 			RetrievalTimeout:      s.Gateway.RetrievalTimeout.D(),
 			MaxConcurrentRequests: s.Gateway.MaxConcurrentRequests,
 			Hostnames:             s.Gateway.Hostnames,
 			Logger:                n.log.With("subsystem", "gateway"),
-		}, n.Blocks, n.Names, pinIndex{n})
+		}, n.Blocks, n.Names, pages)
 		if err != nil {
 			return fmt.Errorf("node: gateway: %w", err)
 		}
@@ -441,6 +451,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { n.keepConnected(ctx); return nil })
 	g.Go(func() error { n.announceAtStart(ctx); return nil })
+	g.Go(func() error { return n.indexBundles(ctx) })
 
 	rec, err := newRecords(ctx, n)
 	if err != nil {

@@ -238,7 +238,8 @@ func (a *app) runDaemon(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer r.Close()
-	n, err := node.New(ctx, node.Config{Settings: r.Config, Identity: r.Identity, Publisher: r.Publisher, Store: r.Store, Logger: log})
+	n, err := node.New(ctx, node.Config{Settings: r.Config, Identity: r.Identity, Publisher: r.Publisher, Store: r.Store, Logger: log,
+		SearchDir: filepath.Join(r.Path, repo.SearchDir)})
 	if err != nil {
 		return err
 	}

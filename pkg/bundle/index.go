@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/ipfs/go-cid"
 	ds "github.com/ipfs/go-datastore"
@@ -45,6 +46,9 @@ func RecordOf(b *Bundle) Record {
 // datastore under /commons/bundles/.
 type Index struct {
 	ds ds.Datastore
+
+	mu      sync.Mutex
+	changed chan struct{} // closed by the next Put; nil until asked for
 }
 
 // NewIndex returns the index kept in d.
@@ -69,7 +73,26 @@ func (x *Index) Put(ctx context.Context, b *Bundle) error {
 	if err := x.ds.Put(ctx, versionsKey.ChildString(b.Root.String()), v); err != nil {
 		return fmt.Errorf("index %s: %w", b, err)
 	}
+	x.mu.Lock()
+	if x.changed != nil {
+		close(x.changed)
+		x.changed = nil
+	}
+	x.mu.Unlock()
 	return nil
+}
+
+// Changed returns a channel that is closed when a version is next recorded
+// (by Put or Advance), so that a reader of the index (the search indexer)
+// can wait for news instead of polling. Take the channel before reading the
+// index, and no record is missed.
+func (x *Index) Changed() <-chan struct{} {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.changed == nil {
+		x.changed = make(chan struct{})
+	}
+	return x.changed
 }
 
 // Advance records b and makes it the head of its publisher's name if it is

@@ -8,6 +8,7 @@
 //	identity.key    the node's ed25519 private key, mode 0600
 //	version         layout version of this repo
 //	datastore/      the pebble store: blocks, pins, DHT records (pkg/store)
+//	search/         the full-text index of bundles (pkg/search; rebuilt from the store if removed)
 //	repo.lock       held (flock) by the process that has the repo open; holds its pid
 //	api             written by a running daemon: URL of its HTTP API
 //	gateway         written by a running daemon: URL of its gateway
@@ -41,6 +42,7 @@ const (
 	KeyFile     = "identity.key"
 	VersionFile = "version"
 	StoreDir    = "datastore"
+	SearchDir   = "search"
 	LockFile    = "repo.lock"
 	APIFile     = "api"
 	GatewayFile = "gateway"
