@@ -183,7 +183,7 @@ func TestE2ENoDaemon(t *testing.T) {
 		t.Errorf("an offline command wrote an api file")
 	}
 
-	pins := r.pins()
+	pins := r.contentPins()
 	if len(pins) != 2 || !r.pinned(pub.CID) || pins[0].Type != "recursive" || pins[0].Name != "brick-press" || pins[1].Name != "brick-press" {
 		t.Errorf("pin ls --json = %+v; want two recursive pins named brick-press (versions 1 and 2), one %s", pins, cs)
 	}
@@ -229,7 +229,7 @@ func TestE2ENoDaemon(t *testing.T) {
 	mustFail(t, r.run("pin", "add", absent.String()), 6, "commons daemon")
 	mustFail(t, r.run("peers"), 6, "commons daemon")
 	mustFail(t, r.run("connect", "/ip4/127.0.0.1/tcp/9/p2p/"+r.peerID), 6, "commons daemon")
-	if pins := r.pins(); len(pins) != 2 {
+	if pins := r.contentPins(); len(pins) != 2 {
 		t.Errorf("after the refusals, pin ls --json = %+v; want only the bundle's two versions", pins)
 	}
 }
@@ -338,9 +338,12 @@ func TestE2EKill9Durability(t *testing.T) {
 	}
 
 	// No restart: the kernel released the lock, so the CLI opens the repo.
-	pins := r.pins()
+	pins := r.contentPins()
 	if len(pins) != 1 || !pins[0].CID.Equals(pub.CID) {
 		t.Errorf("after kill -9, pin ls (offline) = %+v; want only %s", pins, cs)
+	}
+	if lib := decode[api.LibraryInfo](t, r.ok("library", "--json")); len(lib.Bundles) != 1 || !lib.Bundles[0].Root.Equals(pub.CID) {
+		t.Errorf("after kill -9 the library lists %+v, want the published bundle %s", lib.Bundles, cs)
 	}
 	if out := r.ok("cat", cs+"/instructions.md").stdout; out != string(mustRead(t, filepath.Join(src, "instructions.md"))) {
 		t.Errorf("offline cat after kill -9 printed %q", out)

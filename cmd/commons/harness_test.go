@@ -236,6 +236,19 @@ func (r *testRepo) pins() []api.PinInfo {
 	return decode[[]api.PinInfo](r.t, r.ok("pin", "ls", "--json"))
 }
 
+// contentPins returns the pins other than the node's own library root
+// (which every bundle publish updates).
+func (r *testRepo) contentPins() []api.PinInfo {
+	r.t.Helper()
+	var out []api.PinInfo
+	for _, p := range r.pins() {
+		if p.Name != "library" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // pinned reports whether c is among the repo's pins.
 func (r *testRepo) pinned(c cid.Cid) bool {
 	r.t.Helper()
