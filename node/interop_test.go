@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -198,6 +199,30 @@ func TestKuboInterop(t *testing.T) {
 		js, err := kubo.Run(ctx, "dag", "get", info.Manifest.String())
 		if err != nil || !bytes.Contains(js, []byte(`"name":"brick-press"`)) || !bytes.Contains(js, []byte(`"hardware":"CERN-OHL-S-2.0"`)) {
 			t.Errorf("ipfs dag get of the manifest (dag-json): %v %.300s", err, js)
+		}
+	})
+
+	// The library that publishing made resolves by its IPNS name in Kubo,
+	// from the record the node put into the DHT, and Kubo's gateway opens
+	// /ipns/<library>/<bundle>/<file>.
+	t.Run("KuboResolvesLibrary", func(t *testing.T) {
+		lib, err := a.Library(ctx)
+		if err != nil || len(lib.Bundles) == 0 {
+			t.Fatalf("library of node 0: %+v %v", lib, err)
+		}
+		if err := kubo.SwarmConnect(ctx, addrOf(a)); err != nil {
+			t.Fatal(err)
+		}
+		var out []byte
+		nodetest.Eventually(t, 90*time.Second, func() bool {
+			rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			out, err = kubo.Run(rctx, "name", "resolve", "--nocache", "/ipns/"+lib.Name)
+			return err == nil && strings.TrimSpace(string(out)) == "/ipfs/"+lib.Root.String()
+		}, "Kubo to resolve the library name to its root")
+		status, body := get(t, kubo.GatewayURL+"/ipns/"+lib.Name+"/brick-press/instructions.md")
+		if status != 200 || string(body) != "# Build\n" {
+			t.Errorf("Kubo gateway /ipns/<library>/brick-press/instructions.md: %d %q", status, body)
 		}
 	})
 

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/ipfs/boxo/bitswap"
 	"github.com/ipfs/go-cid"
 
 	"github.com/commons-p2p/commons/gateway/api"
@@ -235,5 +237,75 @@ func TestLibraryRecordAttacks(t *testing.T) {
 	}
 	if st := mirrorOf(t, b.Node, lib.Name); st.Sequence != 2 {
 		t.Fatalf("a refused record changed the mirror: %+v", st)
+	}
+}
+
+// TestLibraryQuotaPolicy: a quota mirror keeps the newest versions that
+// fit and reports the rest as skipped.
+func TestLibraryQuotaPolicy(t *testing.T) {
+	nw := nodetest.New(t, 2, nodetest.Options{})
+	a, b := nw.Nodes[0], nw.Nodes[1]
+	nw.Connect(0, 1)
+	ctx := context.Background()
+	dir := licensedFolder(t)
+	v1 := publishBundle(t, a.Node, dir, metadata.Metadata{})
+	nodetest.WriteTree(t, dir, map[string]string{"notes/2.md": "two\n"})
+	v2 := publishBundle(t, a.Node, dir, metadata.Metadata{})
+	lib, _ := a.Library(ctx)
+	// Room for one version (each is a little over 3 MiB).
+	if _, err := b.Follow(ctx, lib.Name, api.FollowPolicy{Mode: api.PolicyQuota, Quota: v2.Bytes + v2.Bytes/2}); err != nil {
+		t.Fatal(err)
+	}
+	nodetest.Eventually(t, 60*time.Second, func() bool {
+		st := mirrorOf(t, b.Node, lib.Name)
+		return st.State == api.MirrorCurrent && st.Pinned == 1 && st.Skipped == 1
+	}, "B to pin the newest version and skip the older one")
+	if !pinned(t, b.Node, v2.CID) || pinned(t, b.Node, v1.CID) {
+		t.Fatal("the quota kept the wrong version")
+	}
+	// A larger quota takes the older version too.
+	if r, err := b.Follow(ctx, lib.Name, api.FollowPolicy{Mode: api.PolicyQuota, Quota: 3 * v2.Bytes}); err != nil || !r.Replaced {
+		t.Fatalf("%+v %v", r, err)
+	}
+	nodetest.Eventually(t, 60*time.Second, func() bool { return pinned(t, b.Node, v1.CID) }, "B to pin the older version within the larger quota")
+}
+
+// TestMirrorEditCost: after a 100-byte edit in the middle of a large CAD
+// file, a follower fetches about what `commons diff` reports as new bytes
+// (plus the library's own small blocks), not the file again.
+func TestMirrorEditCost(t *testing.T) {
+	nw := nodetest.New(t, 2, nodetest.Options{})
+	a, b := nw.Nodes[0], nw.Nodes[1]
+	nw.Connect(0, 1)
+	ctx := context.Background()
+	dir := licensedFolder(t)
+	cad := make([]byte, 64<<20)
+	for i := range cad {
+		cad[i] = byte((i * 2654435761) >> 13)
+	}
+	nodetest.WriteTree(t, dir, map[string]string{"cad/chassis.step": string(cad)})
+	v1 := publishBundle(t, a.Node, dir, metadata.Metadata{})
+	lib, _ := a.Library(ctx)
+	if _, err := b.Follow(ctx, lib.Name, api.FollowPolicy{}); err != nil {
+		t.Fatal(err)
+	}
+	nodetest.Eventually(t, 120*time.Second, func() bool { return pinned(t, b.Node, v1.CID) }, "B to mirror version 1")
+	bs := b.Exchange.(*bitswap.Bitswap)
+	before, _ := bs.Stat()
+	copy(cad[32<<20:], []byte(strings.Repeat("edited! ", 13)[:100]))
+	nodetest.WriteTree(t, dir, map[string]string{"cad/chassis.step": string(cad)})
+	v2 := publishBundle(t, a.Node, dir, metadata.Metadata{Message: "100-byte edit"})
+	nodetest.Eventually(t, 120*time.Second, func() bool { return pinned(t, b.Node, v2.CID) }, "B to mirror version 2")
+	after, _ := bs.Stat()
+	got := int64(after.DataReceived - before.DataReceived)
+	d, err := a.Diff(ctx, v1.CID.String(), v2.CID.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("100-byte edit of a 64 MiB file: diff reports %d new bytes (publish said %d); the follower received %d bytes in %d blocks (%d duplicate)",
+		d.NewBytes, v2.NewBytes, got, after.BlocksReceived-before.BlocksReceived, after.DupBlksReceived-before.DupBlksReceived)
+	// The library's own blocks (root, .commons, record) come on top.
+	if got < d.NewBytes || got > d.NewBytes+64<<10 {
+		t.Fatalf("the follower received %d bytes for an edit whose new bytes are %d", got, d.NewBytes)
 	}
 }

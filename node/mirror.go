@@ -684,6 +684,9 @@ func (m *mirrorService) release(ctx context.Context) {
 		for c := range m.active {
 			planned.Add(c)
 		}
+		for c := range m.retry {
+			planned.Add(c) // failed for now, still wanted: keep what arrived
+		}
 		m.mu.Unlock()
 		for _, c := range wanted {
 			if !planned.Has(c) {

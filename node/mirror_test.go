@@ -159,6 +159,15 @@ func TestMirrorTenNodes(t *testing.T) {
 	// must have all of the tractor by then.
 	nodetest.Eventually(t, 180*time.Second, func() bool { return pinned(t, campus.Node, tractor.CID) }, "the campus to pin the tractor")
 	f.Restart()
+	// Before it reaches any peer, a gc (which waits for the fetch that
+	// resumed to give up for lack of peers) keeps what of the tractor
+	// arrived: the version is still wanted.
+	if _, err := f.GC(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if now := countStored(t, f.Node, cids); now != had {
+		t.Fatalf("gc during the interrupted mirror removed blocks of the wanted version: %d of %d left", now, had)
+	}
 	// One peer only after the restart, so that no two peers race to send
 	// the same block and every block received is one that was asked for.
 	for j := range 9 {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -74,28 +76,37 @@ func TestE2EFollowMirror(t *testing.T) {
 	waitPinned(b, v1.CID)
 	waitPinned(c, v1.CID)
 
-	writeFiles(t, dir, map[string][]byte{"instructions.md": []byte("# Build\n\n1. Cut the tubes.\n2. Weld.\n")})
-	v2 := a.publish(dir)
-	took := waitPinned(c, v2.CID)
-	t.Logf("publish -> pinned two hops away (real daemons, loopback TCP): %s", took.Round(time.Millisecond))
+	// Five more versions; each time from the publish's return to the pin
+	// two hops away (C polls its pins through the CLI, which costs a few
+	// milliseconds per look).
+	var took []time.Duration
+	var v2 api.PublishResult
+	for i := 2; i <= 6; i++ {
+		writeFiles(t, dir, map[string][]byte{"instructions.md": []byte(fmt.Sprintf("# Build\n\n1. Cut the tubes.\n2. Weld (version %d).\n", i))})
+		v2 = a.publish(dir)
+		took = append(took, waitPinned(c, v2.CID))
+	}
+	slices.Sort(took)
+	t.Logf("publish -> pinned two hops away (real daemons, loopback TCP), 5 versions: median %s, min %s, max %s",
+		took[2].Round(time.Millisecond), took[0].Round(time.Millisecond), took[4].Round(time.Millisecond))
 	for _, r := range []*testRepo{b, c} {
 		var st api.MirrorLibrary
 		if !poll(30*time.Second, nil, func() bool {
 			st = mirrorLib(t, r, lib.Name)
-			return st.State == api.MirrorCurrent && st.Pinned == 2
+			return st.State == api.MirrorCurrent && st.Pinned == 6
 		}) {
 			t.Fatalf("%s mirror status: %+v", filepath.Base(r.path), st)
 		}
-		if st.Versions != 2 || st.Bundles != 1 || st.BytesToGo != 0 || st.Sequence != 2 || !st.Direct || st.Policy.Mode != "all" {
+		if st.Versions != 6 || st.Bundles != 1 || st.BytesToGo != 0 || st.Sequence != 6 || !st.Direct || st.Policy.Mode != "all" {
 			t.Errorf("%s mirror status: %+v", filepath.Base(r.path), st)
 		}
 	}
 	// C's gateway serves the library by name from its own copy.
 	code, body := httpGet(t, dc.gateway+"/ipns/"+lib.Name+"/cargo-bike/instructions.md")
-	if code != 200 || !strings.Contains(string(body), "2. Weld.") {
+	if code != 200 || !strings.Contains(string(body), "2. Weld (version 6).") {
 		t.Errorf("C's gateway /ipns/<library>/cargo-bike/instructions.md: %d %q", code, body)
 	}
-	if out := c.ok("mirror", "status").stdout; !strings.Contains(out, "current") || !strings.Contains(out, "2/2") {
+	if out := c.ok("mirror", "status").stdout; !strings.Contains(out, "current") || !strings.Contains(out, "6/6") {
 		t.Errorf("mirror status (not a terminal, printed once):\n%s", out)
 	}
 
@@ -107,7 +118,7 @@ func TestE2EFollowMirror(t *testing.T) {
 
 	// Unfollow on B releases both versions; C still has them.
 	un := decode[api.UnfollowResult](t, b.ok("unfollow", "--json", lib.Name))
-	if un.Unpinned != 2 || un.Kept != 0 {
+	if un.Unpinned != 6 || un.Kept != 0 {
 		t.Errorf("unfollow: %+v", un)
 	}
 	if b.pinned(v1.CID) || b.pinned(v2.CID) {
