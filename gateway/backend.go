@@ -16,9 +16,25 @@ import (
 
 // ErrNoIPNSRecords is the cause of the error that requests for signed IPNS
 // records (?format=ipns-record, Accept: application/vnd.ipfs.ipns-record)
-// get: the gateway has no routing system to fetch them from. Over HTTP it is
+// get when the gateway was built without a Records source. Over HTTP it is
 // a 501 whose body carries this message.
 var ErrNoIPNSRecords = errors.New("IPNS records are not served by this gateway")
+
+// ErrNoRecord is what a Records source wraps when it has no record for a
+// name. Over HTTP it is a 404.
+var ErrNoRecord = errors.New("no IPNS record for this name")
+
+// Records gives the signed IPNS records the gateway serves for
+// ?format=ipns-record (the trustless gateway's verifiable answer for a
+// name: the client checks the signature itself).
+type Records interface {
+	// IPNSRecord returns the signed IPNS record of the name whose CID
+	// (libp2p-key) is name, as routing carries it (protobuf bytes): the
+	// newest the source holds or can look up before ctx ends. No record
+	// wraps ErrNoRecord; ctx ending first returns its error, wrapped. The
+	// returned bytes are the caller's.
+	IPNSRecord(ctx context.Context, name cid.Cid) ([]byte, error)
+}
 
 // ErrUnsupportedCodec is the cause of the error that requests for content
 // this gateway cannot decode get (a CID whose codec has no decoder, such as
@@ -32,12 +48,24 @@ var ErrUnsupportedCodec = errors.New("this gateway cannot decode the codec of th
 // visible.
 type backend struct {
 	*boxogw.BlocksBackend
+	records Records // nil: no records are served
 }
 
-// GetIPNSRecord implements boxogw.IPFSBackend. Without a routing value store
-// boxo would look the record up in a null router and answer 500.
-func (backend) GetIPNSRecord(_ context.Context, c cid.Cid) ([]byte, error) {
-	return nil, boxogw.NewErrorStatusCode(fmt.Errorf("get IPNS record %s: %w", c, ErrNoIPNSRecords), http.StatusNotImplemented)
+// GetIPNSRecord implements boxogw.IPFSBackend with the gateway's Records.
+// Without them boxo would look the record up in a null router and answer
+// 500.
+func (b backend) GetIPNSRecord(ctx context.Context, c cid.Cid) ([]byte, error) {
+	if b.records == nil {
+		return nil, boxogw.NewErrorStatusCode(fmt.Errorf("get IPNS record %s: %w", c, ErrNoIPNSRecords), http.StatusNotImplemented)
+	}
+	rec, err := b.records.IPNSRecord(ctx, c)
+	if errors.Is(err, ErrNoRecord) {
+		return nil, boxogw.NewErrorStatusCode(fmt.Errorf("get IPNS record %s: %w", c, err), http.StatusNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get IPNS record %s: %w", c, err)
+	}
+	return rec, nil
 }
 
 // Get implements boxogw.IPFSBackend.

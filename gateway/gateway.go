@@ -93,6 +93,15 @@ type Config struct {
 
 	// Logger receives the gateway's own log records. Nil discards them.
 	Logger *slog.Logger
+
+	// Records answers ?format=ipns-record requests. Nil means the gateway
+	// serves no signed records: such requests are answered 501 with
+	// ErrNoIPNSRecords's message.
+	Records Records
+
+	// Counter is told about files downloaded with the design pages'
+	// download links. Nil counts nothing.
+	Counter Counter
 }
 
 // withDefaults validates cfg and returns a copy with defaults applied.
@@ -167,15 +176,16 @@ func normalizeHostname(h string) (string, error) {
 // content (not /ipfs/, /ipns/ or a subdomain host) goes to pages, the design
 // pages, or is answered 404 when pages is nil.
 // Methods other than GET, HEAD and OPTIONS are answered 405 with an Allow
-// header: the gateway never writes.
+// header: the gateway never writes. CONNECT is answered 200 with nothing
+// else done, so that clients using the gateway as an HTTP proxy (the proxy
+// gateway spec) send their requests to it through the tunnel.
 //
 // blocks is where content is read; reads that miss the local blockstore go
 // to its exchange and are bounded by cfg.RetrievalTimeout. names resolves
 // /ipns/ names; nil means this node cannot resolve them, and /ipns/ requests
-// are answered 501 with [ErrNoNameSystem]'s message. DNSLink websites (a Host
-// header that is a DNSLink domain) are not served, nor are signed IPNS
-// records (?format=ipns-record answers 501 with [ErrNoIPNSRecords]'s
-// message).
+// are answered 501 with [ErrNoNameSystem]'s message. Signed IPNS records
+// (?format=ipns-record) come from cfg.Records. DNSLink websites (a Host
+// header that is a DNSLink domain) are not served.
 func New(cfg Config, blocks blockservice.BlockService, names namesys.Resolver, pages http.Handler) (http.Handler, error) {
 	if blocks == nil {
 		return nil, errors.New("gateway: new: nil block service")
@@ -189,7 +199,7 @@ func New(cfg Config, blocks blockservice.BlockService, names namesys.Resolver, p
 	if err != nil {
 		return nil, fmt.Errorf("gateway: new: blocks backend: %w", err)
 	}
-	backend := backend{blocksBackend}
+	backend := backend{BlocksBackend: blocksBackend, records: cfg.Records}
 
 	public := make(map[string]*boxogw.PublicGateway, len(cfg.Hostnames))
 	for _, h := range cfg.Hostnames {
@@ -220,7 +230,10 @@ func New(cfg Config, blocks blockservice.BlockService, names namesys.Resolver, p
 	if bounded, ok := blocks.(blockservice.BoundedBlockService); ok {
 		allow = bounded.Allowlist()
 	}
-	ipfs := boxogw.NewHandler(gwCfg, backend)
+	var ipfs http.Handler = boxogw.NewHandler(gwCfg, backend)
+	if cfg.Counter != nil {
+		ipfs = countDownloads(cfg.Counter, ipfs)
+	}
 	// The hostname handler rewrites subdomain requests to /<ns>/<root>/...;
 	// only the namespaces the gateway serves may reach boxo's handler.
 	onlyContent := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -272,6 +285,13 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
+	case http.MethodConnect:
+		// HTTP proxy tunnelling (RFC 9110, 9.3.6), as the proxy gateway
+		// spec asks: the client then sends its requests through the
+		// same connection, and they reach this gateway again. Nothing
+		// is ever relayed anywhere else.
+		w.WriteHeader(http.StatusOK)
+		return
 	case http.MethodOptions:
 		if content {
 			// boxo answers preflights; CORS headers come from its wrapper.

@@ -53,6 +53,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/commons-p2p/commons/gateway"
@@ -122,6 +123,9 @@ type Node struct {
 	mirrorState *mirror.State
 	mirror      *mirrorService // nil until Run, and offline
 
+	metrics *prometheus.Registry // this node's own: see Metrics
+	reach   *reach               // page views and downloads of bundles
+
 	Host       host.Host       // nil when offline
 	Routing    routing.Routing // nil when offline or routing.dht = none
 	store      Store
@@ -176,13 +180,17 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.bundles = bundle.NewIndex(dstore)
 	n.mirrorState = mirror.New(dstore)
 	n.ownRecordCh = make(chan struct{}, 1)
+	n.metrics = prometheus.NewRegistry()
+	if err := n.registerMetrics(); err != nil {
+		return nil, fmt.Errorf("node: metrics: %w", err)
+	}
 	n.publisher = cfg.Publisher
 	if n.publisher == nil {
 		n.publisher = cfg.Identity
 	}
 
 	if !cfg.Offline {
-		if n.Host, err = buildHost(cfg, s); err != nil {
+		if n.Host, err = buildHost(cfg, s, n.metrics); err != nil {
 			return nil, fmt.Errorf("node: start host: %w", err)
 		}
 		n.closers = append(n.closers, n.Host.Close)
@@ -232,6 +240,8 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	n.Pinner = pinner
 	n.closers = append(n.closers, pinner.Close)
+	n.reach = newReach(n.store, n.bundles, pinner, n.log)
+	n.closers = append(n.closers, n.reach.close)
 
 	if n.Routing != nil {
 		// Only local blocks are announced: the key lister walks pins
@@ -269,7 +279,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	return n, nil
 }
 
-func buildHost(cfg Config, s config.Config) (host.Host, error) {
+func buildHost(cfg Config, s config.Config, reg prometheus.Registerer) (host.Host, error) {
 	if cfg.Host != nil {
 		return cfg.Host, nil
 	}
@@ -297,7 +307,8 @@ func buildHost(cfg Config, s config.Config) (host.Host, error) {
 	} else {
 		concrete = limits.AutoScale()
 	}
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(concrete))
+	// The trace reporter feeds the resource manager's metrics.
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(concrete), rcmgr.WithTraceReporter(rcmgr.StatsTraceReporter{}))
 	if err != nil {
 		return nil, fmt.Errorf("resource manager: %w", err)
 	}
@@ -309,6 +320,7 @@ func buildHost(cfg Config, s config.Config) (host.Host, error) {
 		libp2p.ConnectionManager(cm),
 		libp2p.ResourceManager(rm),
 		libp2p.UserAgent(UserAgent),
+		libp2p.PrometheusRegisterer(reg),
 	}
 	if len(s.Addresses.Announce) > 0 {
 		announce, err := parseMultiaddrs(s.Addresses.Announce)
@@ -364,6 +376,9 @@ func (n *Node) buildHTTP(s config.Config) error {
 			MaxConcurrentRequests: s.Gateway.MaxConcurrentRequests,
 			Hostnames:             s.Gateway.Hostnames,
 			Logger:                n.log.With("subsystem", "gateway"),
+			Registerer:            n.metrics,
+			Records:               nameRecords{n},
+			Counter:               n.reach,
 		}, n.Blocks, n.Names, pages)
 		if err != nil {
 			return fmt.Errorf("node: gateway: %w", err)
@@ -374,7 +389,7 @@ func (n *Node) buildHTTP(s config.Config) error {
 			return fmt.Errorf("node: api listener: %w", err)
 		}
 		n.closers = append(n.closers, ignoreClosed(n.apiLn.Close))
-		n.apiHandler = api.NewHandler(n, n.log.With("subsystem", "api"))
+		n.apiHandler = api.NewHandler(n, n.log.With("subsystem", "api"), api.WithMetrics(n.metrics))
 	}
 	return nil
 }
@@ -420,6 +435,13 @@ func (n *Node) Run(ctx context.Context) error {
 		return nil
 	}
 	g, ctx := errgroup.WithContext(ctx)
+	// The mirror exists before the listeners serve: the API and the
+	// metrics read it.
+	rec, err := newRecords(ctx, n)
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	n.mirror = newMirror(n, rec)
 	serve := func(name string, l net.Listener, h http.Handler) {
 		if l == nil {
 			return
@@ -452,12 +474,7 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { n.keepConnected(ctx); return nil })
 	g.Go(func() error { n.announceAtStart(ctx); return nil })
 	g.Go(func() error { return n.indexBundles(ctx) })
-
-	rec, err := newRecords(ctx, n)
-	if err != nil {
-		return fmt.Errorf("node: %w", err)
-	}
-	n.mirror = newMirror(n, rec)
+	g.Go(func() error { return n.reach.run(ctx) })
 	g.Go(func() error { return n.mirror.run(ctx) })
 	g.Go(func() error { n.announceLibrary(ctx, rec); return nil })
 	return g.Wait()

@@ -26,7 +26,7 @@ func (n *Node) buildPages(s config.Config) (http.Handler, error) {
 	if len(hosts) == 0 {
 		hosts = []string{gateway.DefaultHostname}
 	}
-	h, err := pages.New(pages.Config{Hostnames: hosts, Logger: n.log.With("subsystem", "pages")}, n)
+	h, err := pages.New(pages.Config{Hostnames: hosts, Logger: n.log.With("subsystem", "pages"), Counter: n.reach}, n)
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}

@@ -242,6 +242,12 @@ func (c *Client) Connect(ctx context.Context, addr string) error {
 	return c.call(ctx, "connect", q(addr), &struct{}{})
 }
 
+// Stats implements Service.
+func (c *Client) Stats(ctx context.Context) (Stats, error) {
+	var st Stats
+	return st, c.call(ctx, "stats", nil, &st)
+}
+
 func copyWithTrailer(op string, resp *http.Response, w io.Writer, progress func(Progress)) error {
 	var n int64
 	buf := make([]byte, 256<<10)

@@ -15,6 +15,8 @@ import (
 
 	"github.com/ipfs/boxo/files"
 	"github.com/ipfs/go-cid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Prefix is the path under which every API operation lives.
@@ -23,17 +25,49 @@ const Prefix = "/api/v1/"
 // trailerError carries an error that happens after a byte stream started.
 const trailerError = "X-Commons-Error"
 
+// HandlerOption adds an optional part to the API handler.
+type HandlerOption func(*handlerOptions)
+
+type handlerOptions struct {
+	metrics prometheus.Gatherer
+}
+
+// WithMetrics serves the metrics g gathers at GET /metrics, in the
+// Prometheus text format (or the format the scraper's Accept header asks
+// for). Without it /metrics is not found.
+func WithMetrics(g prometheus.Gatherer) HandlerOption {
+	return func(o *handlerOptions) { o.metrics = g }
+}
+
+// MetricsPath is where WithMetrics serves the metrics.
+const MetricsPath = "/metrics"
+
 // NewHandler returns the HTTP handler of the API for svc. It must only be
 // served on a listener the node's owner controls (loopback by default).
 // Requests from browsers are refused: a web page must not be able to drive
 // the API through the user's browser (no CORS, and a request carrying an
 // Origin header other than the API's own is rejected).
-func NewHandler(svc Service, log *slog.Logger) http.Handler {
+//
+// Every operation is a POST to Prefix+op; GET (or any other method) is
+// answered 405. The one exception is GET /metrics (see WithMetrics), which
+// only reads.
+func NewHandler(svc Service, log *slog.Logger, opts ...HandlerOption) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	var o handlerOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	s := &server{svc: svc, log: log}
 	mux := http.NewServeMux()
+	if o.metrics != nil {
+		// GET patterns also match HEAD; every other method gets 405.
+		mux.Handle("GET "+MetricsPath, promhttp.HandlerFor(o.metrics, promhttp.HandlerOpts{
+			ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			ErrorHandling: promhttp.ContinueOnError,
+		}))
+	}
 	mux.HandleFunc("POST "+Prefix+"id", s.id)
 	mux.HandleFunc("POST "+Prefix+"publish", s.publish)
 	mux.HandleFunc("POST "+Prefix+"pin/add", s.pinAdd)
@@ -59,6 +93,7 @@ func NewHandler(svc Service, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST "+Prefix+"follow", s.follow)
 	mux.HandleFunc("POST "+Prefix+"unfollow", s.unfollow)
 	mux.HandleFunc("POST "+Prefix+"mirror/status", s.mirrorStatus)
+	mux.HandleFunc("POST "+Prefix+"stats", s.stats)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
 			writeError(w, http.StatusForbidden, fmt.Errorf("%w: the API does not accept requests from web pages (Origin %q)", ErrInvalid, o))
@@ -465,5 +500,10 @@ func (s *server) unfollow(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) mirrorStatus(w http.ResponseWriter, r *http.Request) {
 	st, err := s.svc.MirrorStatus(r.Context())
+	reply(w, st, err)
+}
+
+func (s *server) stats(w http.ResponseWriter, r *http.Request) {
+	st, err := s.svc.Stats(r.Context())
 	reply(w, st, err)
 }

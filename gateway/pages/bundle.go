@@ -215,7 +215,11 @@ func (h *handler) serveBundle(w http.ResponseWriter, r *http.Request) {
 
 	h.history(ctx, &p, info)
 	h.lineage(ctx, &p, root)
-	h.render(w, r, http.StatusOK, "bundle", p)
+	switch status := h.render(w, r, http.StatusOK, "bundle", p); {
+	case r.Method != http.MethodGet:
+	case status == http.StatusOK, status == http.StatusNotModified:
+		h.count.View(root)
+	}
 }
 
 // contactHref links an author's contact when it is a web address or an

@@ -89,6 +89,9 @@ func (h *handler) serveCAR(w http.ResponseWriter, r *http.Request, root cid.Cid,
 		h.log.WarnContext(r.Context(), "car download cut off", "subsystem", "pages", "cid", root, "err", err)
 		panic(http.ErrAbortHandler)
 	}
+	if r.Method == http.MethodGet {
+		h.count.Download(root, DownloadCAR)
+	}
 }
 
 // serveZip streams every file of the version (its design files and its
@@ -110,11 +113,16 @@ func (h *handler) serveZip(w http.ResponseWriter, r *http.Request, info api.Bund
 	}
 	zw := zip.NewWriter(w)
 	z := &zipper{h: h, zw: zw, root: info.CID, top: name, mod: mod}
-	if err := z.dir(ctx, "", top, 1); err == nil {
+	err = z.dir(ctx, "", top, 1)
+	if err == nil {
 		err = zw.Close()
-	} else {
+	}
+	if err != nil {
 		h.log.WarnContext(ctx, "zip download cut off", "subsystem", "pages", "cid", info.CID, "err", err)
 		panic(http.ErrAbortHandler)
+	}
+	if r.Method == http.MethodGet {
+		h.count.Download(info.CID, DownloadZip)
 	}
 }
 

@@ -155,6 +155,9 @@ type Config struct {
 	Hostnames []string
 	// Logger receives the handler's own records; nil discards them.
 	Logger *slog.Logger
+	// Counter is told about page views and downloads of bundle versions;
+	// nil counts nothing.
+	Counter Counter
 }
 
 //go:embed templates/*.html static/style.css
@@ -164,6 +167,7 @@ var assets embed.FS
 type handler struct {
 	d         Designs
 	log       *slog.Logger
+	count     Counter
 	hostnames []string
 	mux       *http.ServeMux
 	pages     map[string]*template.Template
@@ -177,9 +181,12 @@ func New(cfg Config, d Designs) (http.Handler, error) {
 	if d == nil {
 		return nil, errors.New("pages: new: nil Designs")
 	}
-	h := &handler{d: d, log: cfg.Logger, mux: http.NewServeMux(), md: newMarkdown()}
+	h := &handler{d: d, log: cfg.Logger, count: cfg.Counter, mux: http.NewServeMux(), md: newMarkdown()}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.count == nil {
+		h.count = noCounter{}
 	}
 	for _, host := range cfg.Hostnames {
 		host = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(host), "."))
@@ -291,14 +298,15 @@ func (l links) download(root cid.Cid, p string) string {
 }
 
 // render executes a page into a buffer, then writes it with the page
-// headers, an ETag of its bytes, and 304 when the client has it.
-func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
+// headers, an ETag of its bytes, and 304 when the client has it. It returns
+// the status it sent.
+func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) int {
 	var buf bytes.Buffer
 	err := h.pages[page].Execute(&buf, layoutData{CSS: h.cssPath, Page: data, Query: r.URL.Query().Get("q")})
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "render page", "subsystem", "pages", "page", page, "err", err)
 		http.Error(w, "could not render the page", http.StatusInternalServerError)
-		return
+		return http.StatusInternalServerError
 	}
 	hd := w.Header()
 	hd.Set("Content-Type", "text/html; charset=utf-8")
@@ -309,11 +317,12 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 		hd.Set("ETag", etag)
 		if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
 			w.WriteHeader(http.StatusNotModified)
-			return
+			return http.StatusNotModified
 		}
 	}
 	w.WriteHeader(status)
 	_, _ = buf.WriteTo(w)
+	return status
 }
 
 // layoutData is what the layout template gets.
