@@ -230,7 +230,7 @@ func New(cfg Config, blocks blockservice.BlockService, names namesys.Resolver, p
 	if bounded, ok := blocks.(blockservice.BoundedBlockService); ok {
 		allow = bounded.Allowlist()
 	}
-	var ipfs http.Handler = boxogw.NewHandler(gwCfg, backend)
+	var ipfs http.Handler = quoteRecordETags(boxogw.NewHandler(gwCfg, backend))
 	if cfg.Counter != nil {
 		ipfs = countDownloads(cfg.Counter, ipfs)
 	}

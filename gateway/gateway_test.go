@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,10 +15,13 @@ import (
 
 	"github.com/ipfs/boxo/blockservice"
 	"github.com/ipfs/boxo/exchange/offline"
+	"github.com/ipfs/boxo/ipns"
 	"github.com/ipfs/boxo/namesys"
 	"github.com/ipfs/boxo/path"
 	"github.com/ipfs/go-cid"
 	carv2 "github.com/ipld/go-car/v2"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
 	mh "github.com/multiformats/go-multihash"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -752,4 +757,129 @@ func TestNameSystemAdapter(t *testing.T) {
 	if got := nameSystem(names); got.(readOnlyNames).Resolver == nil {
 		t.Error("resolver not kept")
 	}
+}
+
+// fakeRecords serves fixed records by name CID.
+type fakeRecords map[string][]byte
+
+func (r fakeRecords) IPNSRecord(_ context.Context, c cid.Cid) ([]byte, error) {
+	if b, ok := r[c.String()]; ok {
+		return b, nil
+	}
+	return nil, fmt.Errorf("record %s: %w", c, ErrNoRecord)
+}
+
+// TestIPNSRecordResponses: ?format=ipns-record and the matching Accept
+// header return the signed record as the trustless gateway spec says: its
+// bytes, its content type, an attachment name, a Cache-Control bounded by
+// the record's TTL, an Etag that revalidates, and 404 for a name with no
+// record.
+func TestIPNSRecordResponses(t *testing.T) {
+	f := newFixture(t)
+	sk, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := ipns.NameFromPeer(mustPeer(t, sk))
+	rec, err := ipns.NewRecord(sk, path.FromCid(f.dir), 3, time.Now().Add(time.Hour), 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := ipns.MarshalRecord(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newTestServer(t, f, nil, Config{Records: fakeRecords{name.Cid().String(): data}}, nil, nil)
+
+	for _, req := range []struct {
+		query  string
+		header http.Header
+	}{
+		{"?format=ipns-record", nil},
+		{"", http.Header{"Accept": {"application/vnd.ipfs.ipns-record"}}},
+	} {
+		target := "/ipns/" + name.String() + req.query
+		res, body := do(t, srv, http.MethodGet, target, req.header, "")
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s %v: status %d body %q", target, req.header, res.StatusCode, body)
+		}
+		if !bytes.Equal(body, data) {
+			t.Errorf("%s: body is not the record", target)
+		}
+		got, err := ipns.UnmarshalRecord(body)
+		if err != nil || ipns.ValidateWithName(got, name) != nil {
+			t.Errorf("%s: body does not validate for %s: %v", target, name, err)
+		}
+		if ct := res.Header.Get("Content-Type"); ct != "application/vnd.ipfs.ipns-record" {
+			t.Errorf("%s: Content-Type %q", target, ct)
+		}
+		if cd := res.Header.Get("Content-Disposition"); !strings.Contains(cd, "attachment") || !strings.Contains(cd, name.String()+".ipns-record") {
+			t.Errorf("%s: Content-Disposition %q", target, cd)
+		}
+		if cc := res.Header.Get("Cache-Control"); cc != "public, max-age=300" {
+			t.Errorf("%s: Cache-Control %q, want the record's TTL (public, max-age=300)", target, cc)
+		}
+		etag := res.Header.Get("Etag")
+		if !strings.HasPrefix(etag, `"`) || !strings.HasSuffix(etag, `"`) || len(etag) < 3 {
+			t.Fatalf("%s: Etag %q, want a quoted entity tag", target, etag)
+		}
+		res, body = do(t, srv, http.MethodGet, target, http.Header{"If-None-Match": {etag}, "Accept": req.header.Values("Accept")}, "")
+		if res.StatusCode != http.StatusNotModified || len(body) != 0 {
+			t.Errorf("%s with If-None-Match: status %d, %d bytes; want 304 and no body", target, res.StatusCode, len(body))
+		}
+	}
+
+	other, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown := ipns.NameFromPeer(mustPeer(t, other))
+	res, body := do(t, srv, http.MethodGet, "/ipns/"+unknown.String()+"?format=ipns-record", nil, "")
+	if res.StatusCode != http.StatusNotFound || !strings.Contains(string(body), ErrNoRecord.Error()) {
+		t.Errorf("unknown name: status %d body %q, want 404", res.StatusCode, body)
+	}
+}
+
+// TestProxyTunnel: CONNECT is answered 200 and the requests that follow on
+// the same connection reach the gateway itself (the proxy gateway spec);
+// nothing is relayed to the host named in CONNECT.
+func TestProxyTunnel(t *testing.T) {
+	f := newFixture(t)
+	srv := newTestServer(t, f, nil, Config{}, nil, nil)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(conn)
+
+	fmt.Fprintf(conn, "CONNECT example.org:80 HTTP/1.1\r\nHost: example.org:80\r\n\r\n")
+	res, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("CONNECT: status %d", res.StatusCode)
+	}
+	fmt.Fprintf(conn, "GET /readme.txt HTTP/1.1\r\nHost: %s.ipfs.localhost\r\n\r\n", f.dir)
+	res, err = http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body bytes.Buffer
+	_, _ = body.ReadFrom(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !bytes.Equal(body.Bytes(), f.readme) {
+		t.Errorf("through the tunnel: status %d body %q", res.StatusCode, body.Bytes())
+	}
+}
+
+func mustPeer(t *testing.T, sk crypto.PrivKey) peer.ID {
+	t.Helper()
+	id, err := peer.IDFromPrivateKey(sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

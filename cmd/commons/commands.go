@@ -99,7 +99,7 @@ the network say so.
 		a.logCommand(), a.libraryCommand(), a.followCommand(), a.unfollowCommand(), a.mirrorCommand(),
 		a.getCommand(), a.catCommand(),
 		a.lsCommand(), a.pinCommand(), a.gcCommand(), a.idCommand(), a.peersCommand(),
-		a.connectCommand(), a.exportCommand(), a.importCommand(), a.versionCommand(),
+		a.connectCommand(), a.exportCommand(), a.importCommand(), a.statsCommand(), a.versionCommand(),
 	)
 	return root
 }

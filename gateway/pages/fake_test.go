@@ -33,6 +33,7 @@ type fakeDesigns struct {
 	fail    error // returned by every listing when set
 	car     []byte
 	carErr  error
+	carCut  error // returned after car is written: a CAR cut off
 }
 
 var _ Designs = (*fakeDesigns)(nil)
@@ -122,8 +123,10 @@ func (f *fakeDesigns) Export(_ context.Context, p string, w io.Writer, _ func(ap
 	if f.carErr != nil {
 		return f.carErr
 	}
-	_, err := w.Write(f.car)
-	return err
+	if _, err := w.Write(f.car); err != nil {
+		return err
+	}
+	return f.carCut
 }
 
 func (f *fakeDesigns) Libraries(context.Context) ([]api.LibraryInfo, error) { return f.libs, f.fail }
