@@ -80,7 +80,11 @@ func (c *commonsImpl) Start(ctx context.Context, sup *supervisor, name, dir stri
 		if !ok {
 			return fmt.Errorf("id: no loopback TCP address among %q", id.Addresses)
 		}
-		d.apiURL, d.swarm = base, a
+		gw, err := os.ReadFile(filepath.Join(dir, "gateway"))
+		if err != nil {
+			return err
+		}
+		d.apiURL, d.swarm, d.gatewayURL = base, a, strings.TrimSpace(string(gw))
 		return nil
 	}
 	if err := d.waitReady(ctx, startTimeout, probe); err != nil {
@@ -97,4 +101,18 @@ func (c *commonsImpl) Connect(ctx context.Context, d *daemon, addr string) error
 
 func (c *commonsImpl) Pin(ctx context.Context, d *daemon, root string) (cmdResult, error) {
 	return c.run(ctx, d.repo, "--quiet", "pin", "add", root)
+}
+
+// Publish signs and publishes folder as a design bundle in the repo at dir
+// with no daemon running, and returns its root CID.
+func (c *commonsImpl) Publish(ctx context.Context, dir, folder string) (string, error) {
+	res, err := c.run(ctx, dir, "--quiet", "publish", folder)
+	if err != nil {
+		return "", err
+	}
+	root := strings.TrimSpace(string(res.Stdout))
+	if root == "" || strings.ContainsAny(root, " \n") {
+		return "", fmt.Errorf("commons publish printed %q, want one CID", res.Stdout)
+	}
+	return root, nil
 }

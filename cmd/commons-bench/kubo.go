@@ -91,7 +91,11 @@ func (k *kuboImpl) Start(ctx context.Context, sup *supervisor, name, dir string)
 		if !ok {
 			return fmt.Errorf("id: no loopback TCP address among %q", id.Addresses)
 		}
-		d.apiURL, d.swarm = base, a
+		gw, err := kuboGateway(d.logPath)
+		if err != nil {
+			return err
+		}
+		d.apiURL, d.swarm, d.gatewayURL = base, a, gw
 		return nil
 	}
 	if err := d.waitReady(ctx, startTimeout, probe); err != nil {
@@ -117,4 +121,25 @@ func multiaddrHostPort(ma string) (string, error) {
 		return "", fmt.Errorf("unsupported API multiaddr %q", ma)
 	}
 	return net.JoinHostPort(p[2], p[4]), nil
+}
+
+// kuboGateway finds the gateway's address in the daemon's log: Kubo prints
+// "Gateway server listening on /ip4/A/tcp/P" once it listens, and writes
+// no file with it (its config says port 0).
+func kuboGateway(logPath string) (string, error) {
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		return "", err
+	}
+	const prefix = "Gateway server listening on "
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if ma, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok {
+			hostport, err := multiaddrHostPort(ma)
+			if err != nil {
+				return "", err
+			}
+			return "http://" + hostport, nil
+		}
+	}
+	return "", fmt.Errorf("no %q line in %s yet", prefix, logPath)
 }

@@ -48,6 +48,9 @@ type options struct {
 	timeout   time.Duration
 	workdir   string
 	scenarios []string
+
+	gwConcurrency int
+	gwDuration    time.Duration
 }
 
 // scenario is one group of measurements. Each runs its own -runs
@@ -64,6 +67,7 @@ func scenarios() []scenario {
 	return []scenario{
 		{"import", "time `publish` / `ipfs add -r` of the library into a fresh repo, no daemon", (*bench).importScenario},
 		{"fetch", "two daemons on loopback: idle RSS, then time `pin add` on B of what A holds; raw TCP reference", (*bench).fetchScenario},
+		{"gateway", "HTTP load on each daemon's gateway: requests/s and p99 of a bundle page and of 4 KiB and 1 MiB files over /ipfs/", (*bench).gatewayScenario},
 	}
 }
 
@@ -89,6 +93,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.idle, "idle", 5*time.Second, "how long daemons sit idle after start before their RSS is read")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "limit for any one command (an import, a fetch)")
 	fs.StringVar(&o.workdir, "workdir", "", "where to make the temporary directory (default $TMPDIR)")
+	fs.IntVar(&o.gwConcurrency, "gw-concurrency", 16, "gateway scenario: concurrent clients, each sending its next request when the last is answered")
+	fs.DurationVar(&o.gwDuration, "gw-duration", 5*time.Second, "gateway scenario: length of each measurement (after a warm-up of a quarter of it, at most 1s)")
 	only := fs.String("scenarios", strings.Join(names, ","), "comma-separated scenarios to run: "+strings.Join(names, ", "))
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: commons-bench [flags]\n\nMeasures commons side by side with Kubo (see docs/benchmarks.md). Scenarios:\n")
@@ -113,6 +119,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-idle %s: want 0 to 10m", o.idle)
 	case o.timeout <= 0:
 		return o, fmt.Errorf("-timeout %s: want a positive duration", o.timeout)
+	case o.gwConcurrency < 1 || o.gwConcurrency > 1024:
+		return o, fmt.Errorf("-gw-concurrency %d: want 1 to 1024", o.gwConcurrency)
+	case o.gwDuration < 100*time.Millisecond || o.gwDuration > 10*time.Minute:
+		return o, fmt.Errorf("-gw-duration %s: want 100ms to 10m", o.gwDuration)
 	}
 	for s := range strings.SplitSeq(*only, ",") {
 		s = strings.TrimSpace(s)

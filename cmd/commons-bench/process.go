@@ -65,8 +65,9 @@ type daemon struct {
 	waitErr error         // valid once exited is closed
 
 	// Filled in by the implementation's readiness probe.
-	apiURL string // base URL of its HTTP API
-	swarm  string // a TCP multiaddr ending in /p2p/<id>, to connect to it
+	apiURL     string // base URL of its HTTP API
+	gatewayURL string // base URL of its HTTP gateway
+	swarm      string // a TCP multiaddr ending in /p2p/<id>, to connect to it
 
 	stopOnce sync.Once
 	stopErr  error

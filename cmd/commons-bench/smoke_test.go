@@ -32,7 +32,7 @@ func TestSmoke(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "bench.json")
 	var stdout, stderr bytes.Buffer
-	code := run(t.Context(), []string{"-size", "8MiB", "-runs", "1", "-idle", "1s",
+	code := run(t.Context(), []string{"-size", "8MiB", "-runs", "1", "-idle", "1s", "-gw-duration", "200ms", "-gw-concurrency", "4",
 		"-commons", bin, "-kubo", kubo, "-workdir", t.TempDir(), "-out", out}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, &stdout, &stderr)
@@ -49,7 +49,13 @@ func TestSmoke(t *testing.T) {
 	if !strings.Contains(stdout.String(), "root CIDs equal    yes") {
 		t.Errorf("commons and Kubo disagree on the root CID:\n%s", &stdout)
 	}
-	want := []string{"import_mbps", "fetch_mbps", "idle_rss_pinned_mib", "peak_rss_fetch_mib"}
+	want := []string{"import_mbps", "fetch_mbps", "idle_rss_pinned_mib", "peak_rss_fetch_mib", "gw_4k_rps", "gw_4k_p99_ms", "gw_1m_rps", "gw_1m_p99_ms"}
+	// The design pages are commons's own: Kubo has no bundle page.
+	for _, id := range []string{"gw_page_rps", "gw_page_p99_ms"} {
+		if m := findMetric(rep, id); m == nil || !(m.Median[nameCommons] > 0) {
+			t.Errorf("metric %s: no commons value", id)
+		}
+	}
 	for _, id := range want {
 		var m *metric
 		for _, x := range rep.Metrics {
@@ -67,4 +73,14 @@ func TestSmoke(t *testing.T) {
 			}
 		}
 	}
+}
+
+// findMetric returns the metric with id in rep, or nil.
+func findMetric(rep report, id string) *metric {
+	for _, m := range rep.Metrics {
+		if m.ID == id {
+			return m
+		}
+	}
+	return nil
 }
