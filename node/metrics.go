@@ -78,7 +78,7 @@ var (
 	descMirrorBytesToGo = prometheus.NewDesc("commons_mirror_bytes_to_go",
 		"Bytes (file sizes) of a followed library's wanted versions still to fetch.", []string{"library"}, nil)
 	descMirrorState = prometheus.NewDesc("commons_mirror_state",
-		"1 for the state a followed library's mirror is in (resolving, fetching, current, stalled, stopped).", []string{"library", "state"}, nil)
+		"1 for the state a followed library's mirror is in (resolving, fetching, current, stalled).", []string{"library", "state"}, nil)
 
 	reachLabels   = []string{"bundle", "publisher", "sequence"}
 	descPageViews = prometheus.NewDesc("commons_bundle_page_views_total",
