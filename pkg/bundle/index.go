@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -63,28 +64,39 @@ func headKey(publisher, name string) ds.Key {
 	return headsKey.ChildString(publisher).ChildString(name)
 }
 
-// Put records a verified version. Recording it again changes nothing.
+// Put records a verified version. Recording it again changes nothing: it
+// neither writes nor signals Changed, so that reading a bundle (every page
+// view loads and records it) costs no write.
 func (x *Index) Put(ctx context.Context, b *Bundle) error {
 	r := RecordOf(b)
 	v, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	if err := x.ds.Put(ctx, versionsKey.ChildString(b.Root.String()), v); err != nil {
+	key := versionsKey.ChildString(b.Root.String())
+	if old, err := x.ds.Get(ctx, key); err == nil && bytes.Equal(old, v) {
+		return nil
+	}
+	if err := x.ds.Put(ctx, key, v); err != nil {
 		return fmt.Errorf("index %s: %w", b, err)
 	}
+	x.signal()
+	return nil
+}
+
+// signal closes the channel Changed handed out, if any.
+func (x *Index) signal() {
 	x.mu.Lock()
+	defer x.mu.Unlock()
 	if x.changed != nil {
 		close(x.changed)
 		x.changed = nil
 	}
-	x.mu.Unlock()
-	return nil
 }
 
 // Changed returns a channel that is closed when a version is next recorded
-// (by Put or Advance), so that a reader of the index (the search indexer)
-// can wait for news instead of polling. Take the channel before reading the
+// or becomes a head (by Put or Advance), so that a reader of the index (the
+// search indexer) can wait for news instead of polling. Take the channel before reading the
 // index, and no record is missed.
 func (x *Index) Changed() <-chan struct{} {
 	x.mu.Lock()
@@ -120,6 +132,7 @@ func (x *Index) Advance(ctx context.Context, b *Bundle) error {
 	if err := x.ds.Put(ctx, headKey(m.PublisherID(), m.Name), []byte(b.Root.String())); err != nil {
 		return fmt.Errorf("index %s: %w", b, err)
 	}
+	x.signal() // a new head, even of a version recorded before
 	return nil
 }
 
