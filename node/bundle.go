@@ -66,7 +66,7 @@ func (n *Node) loadBundle(ctx context.Context, root cid.Cid, expect crypto.PubKe
 		}
 		return nil, bundleError(wd.explain(err))
 	}
-	if err := n.bundles.Put(ctx, b); err != nil {
+	if err := n.bundles.Seen(ctx, b); err != nil {
 		n.log.Warn("index bundle", "subsystem", "bundle", "cid", root, "err", err)
 	}
 	return b, nil

@@ -64,24 +64,41 @@ func headKey(publisher, name string) ds.Key {
 	return headsKey.ChildString(publisher).ChildString(name)
 }
 
-// Put records a verified version. Recording it again changes nothing: it
-// neither writes nor signals Changed, so that reading a bundle (every page
-// view loads and records it) costs no write.
+// Put records a verified version and signals Changed, also when the
+// version was recorded before: the callers that store a version's blocks
+// (pin, import) call it, and the search indexer completes what it could
+// not read before.
 func (x *Index) Put(ctx context.Context, b *Bundle) error {
+	_, err := x.put(ctx, b, false)
+	return err
+}
+
+// Seen records a verified version the node has read, as Put does, unless
+// the index holds the same record already: then it neither writes nor
+// signals Changed. Readers call it (every bundle page loads its bundle a few
+// times), so that a version read again costs a read, not a write.
+func (x *Index) Seen(ctx context.Context, b *Bundle) error {
+	_, err := x.put(ctx, b, true)
+	return err
+}
+
+func (x *Index) put(ctx context.Context, b *Bundle, skipSame bool) (wrote bool, err error) {
 	r := RecordOf(b)
 	v, err := json.Marshal(r)
 	if err != nil {
-		return err
+		return false, err
 	}
 	key := versionsKey.ChildString(b.Root.String())
-	if old, err := x.ds.Get(ctx, key); err == nil && bytes.Equal(old, v) {
-		return nil
+	if skipSame {
+		if old, err := x.ds.Get(ctx, key); err == nil && bytes.Equal(old, v) {
+			return false, nil
+		}
 	}
 	if err := x.ds.Put(ctx, key, v); err != nil {
-		return fmt.Errorf("index %s: %w", b, err)
+		return false, fmt.Errorf("index %s: %w", b, err)
 	}
 	x.signal()
-	return nil
+	return true, nil
 }
 
 // signal closes the channel Changed handed out, if any.
@@ -95,8 +112,8 @@ func (x *Index) signal() {
 }
 
 // Changed returns a channel that is closed when a version is next recorded
-// or becomes a head (by Put or Advance), so that a reader of the index (the
-// search indexer) can wait for news instead of polling. Take the channel before reading the
+// (by Put or Advance, or by Seen when it writes), so that a reader of the
+// index (the search indexer) can wait for news instead of polling. Take the channel before reading the
 // index, and no record is missed.
 func (x *Index) Changed() <-chan struct{} {
 	x.mu.Lock()
@@ -132,7 +149,6 @@ func (x *Index) Advance(ctx context.Context, b *Bundle) error {
 	if err := x.ds.Put(ctx, headKey(m.PublisherID(), m.Name), []byte(b.Root.String())); err != nil {
 		return fmt.Errorf("index %s: %w", b, err)
 	}
-	x.signal() // a new head, even of a version recorded before
 	return nil
 }
 

@@ -47,3 +47,43 @@ func TestIndexChanged(t *testing.T) {
 		t.Fatal("Advance did not close the channel")
 	}
 }
+
+// TestIndexSeen: Seen records a new version and signals, and a version
+// seen again is neither written nor signalled; Put always signals.
+func TestIndexSeen(t *testing.T) {
+	ctx := context.Background()
+	dag := newDAG(t)
+	x := NewIndex(dssync.MutexWrap(ds.NewMapDatastore()))
+	v1 := build(t, dag, newKey(t), baseManifest(importTree(t, dag, map[string]string{"a": "1"})))
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	ch := x.Changed()
+	if err := x.Seen(ctx, v1); err != nil {
+		t.Fatal(err)
+	}
+	if !closed(ch) {
+		t.Fatal("Seen of a new version did not signal")
+	}
+	if _, ok, err := x.Get(ctx, v1.Root); err != nil || !ok {
+		t.Fatalf("Seen did not record: %v %v", ok, err)
+	}
+	ch = x.Changed()
+	if err := x.Seen(ctx, v1); err != nil {
+		t.Fatal(err)
+	}
+	if closed(ch) {
+		t.Fatal("Seen of a recorded version signalled")
+	}
+	if err := x.Put(ctx, v1); err != nil {
+		t.Fatal(err)
+	}
+	if !closed(ch) {
+		t.Fatal("Put of a recorded version did not signal")
+	}
+}
