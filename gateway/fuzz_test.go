@@ -17,12 +17,16 @@ import (
 // hosts to the gateway. It must never panic and never fail with a server
 // error: the only 5xx answers allowed are 504 (content not retrieved in time)
 // and 501 for what this gateway deliberately does not implement: /ipns/
-// names on a node without a name system, signed IPNS records, and codecs it
-// cannot decode. The seed corpus
+// names on a node without a name system and codecs it cannot decode.
+// Download links and IPNS record requests reach a counter and an empty
+// record source. The seed corpus
 // is in testdata/fuzz/FuzzGatewayPath; it uses the fixture's CIDs.
 func FuzzGatewayPath(f *testing.F) {
 	fx := newFixture(f)
-	h, err := New(Config{}, blockservice.New(fx.bstore, offline.Exchange(fx.bstore)), nil, http.NotFoundHandler())
+	// A counter and an (empty) record source, so that download links and
+	// record requests reach their code.
+	cfg := Config{Counter: &fakeCounter{}, Records: fakeRecords{}}
+	h, err := New(cfg, blockservice.New(fx.bstore, offline.Exchange(fx.bstore)), nil, http.NotFoundHandler())
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -43,6 +47,8 @@ func FuzzGatewayPath(f *testing.F) {
 		{"/ipfs/", "uri=ipfs%3A%2F%2F" + dir, "", ""},
 		{"/ipfs/../../etc/passwd", "", "", ""},
 		{"/ipfs/" + dir + "/%00", "filename=%0d%0a", "", ""},
+		{"/ipfs/" + dir + "/readme.txt", "download=true&filename=readme.txt", "", ""},
+		{"/ipns/k51qzi5uqu5dlvj2baxnqndepeb86cbk3ng7n3i46uzyxzyqj2xjonzllnv0v8", "format=ipns-record", "", ""},
 	} {
 		f.Add(seed.path, seed.query, seed.accept, seed.host)
 	}
