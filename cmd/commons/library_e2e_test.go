@@ -186,4 +186,9 @@ func TestE2EMirrorKill9(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "copy")
 	b.ok("get", v1.CID.String(), "-o", out)
 	sameBundleTree(t, dir, out)
+	// Every block the crashed and resumed mirror stores hashes right, and
+	// every pin is complete.
+	if v := decode[api.VerifyResult](t, b.ok("verify", "--json")); !v.OK || v.Blocks == 0 || v.Pins < 2 {
+		t.Errorf("verify after the crash and resume: %+v", v)
+	}
 }

@@ -85,6 +85,7 @@ type Service interface {
 
 	BundleService
 	LibraryService
+	Verifier
 }
 
 // BundleService is what a node offers about design bundles. A ref names a

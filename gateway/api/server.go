@@ -59,6 +59,7 @@ func NewHandler(svc Service, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST "+Prefix+"follow", s.follow)
 	mux.HandleFunc("POST "+Prefix+"unfollow", s.unfollow)
 	mux.HandleFunc("POST "+Prefix+"mirror/status", s.mirrorStatus)
+	mux.HandleFunc("POST "+Prefix+"verify", s.verify)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
 			writeError(w, http.StatusForbidden, fmt.Errorf("%w: the API does not accept requests from web pages (Origin %q)", ErrInvalid, o))
@@ -466,4 +467,15 @@ func (s *server) unfollow(w http.ResponseWriter, r *http.Request) {
 func (s *server) mirrorStatus(w http.ResponseWriter, r *http.Request) {
 	st, err := s.svc.MirrorStatus(r.Context())
 	reply(w, st, err)
+}
+
+func (s *server) verify(w http.ResponseWriter, r *http.Request) {
+	var opts VerifyOptions
+	if err := queryJSON(r, &opts); err != nil {
+		writeError(w, 0, err)
+		return
+	}
+	stream(w, r, func(ctx context.Context, p func(Progress)) (any, error) {
+		return s.svc.Verify(ctx, opts, p)
+	})
 }

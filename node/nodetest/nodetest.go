@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+	ds "github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
@@ -194,6 +195,10 @@ func (nw *Network) Connect(i, j int) {
 		nw.t.Fatalf("connect node %d to %d: %v", i, j, err)
 	}
 }
+
+// Datastore is the node's datastore, under its block store: tests damage
+// stored blocks through it as a failing disk would.
+func (p *Peer) Datastore() ds.Batching { return p.store.Datastore() }
 
 // Unlink cuts the mocknet link between nodes i and j (closing their
 // connections), so that neither can dial the other until the next
