@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/commons-p2p/commons/gateway/api"
 	"github.com/commons-p2p/commons/node/nodetest"
+	"github.com/commons-p2p/commons/pkg/folder"
 	"github.com/commons-p2p/commons/pkg/metadata"
 )
 
@@ -102,4 +104,58 @@ func TestVerifyDetectsAndRepairs(t *testing.T) {
 // blockKey is where the block store keeps a block in the datastore.
 func blockKey(h mh.Multihash) ds.Key {
 	return ds.NewKey("/blocks").Child(dshelp.MultihashToDsKey(h))
+}
+
+// TestGCConcurrentWithPublishAndPin: gc runs over and over while bundles
+// are published and pinned from a peer; afterwards every pin is complete
+// and every block hashes right.
+func TestGCConcurrentWithPublishAndPin(t *testing.T) {
+	nw := nodetest.New(t, 2, nodetest.Options{})
+	a, b := nw.Nodes[0], nw.Nodes[1]
+	nw.Connect(0, 1)
+	ctx := context.Background()
+	var roots []cid.Cid
+	for round := range 3 {
+		dir := licensedFolder(t)
+		nodetest.WriteTree(t, dir, map[string]string{"notes/round.md": fmt.Sprintf("round %d\n", round)})
+		src := publishBundle(t, a.Node, dir, metadata.Metadata{})
+		done := make(chan error, 2)
+		go func() {
+			fn, _, err := folder.Open(dir, folder.DefaultOptions())
+			if err == nil {
+				_, err = b.Publish(ctx, fn, api.PublishOptions{Name: "copy"}, nil)
+			}
+			done <- err
+		}()
+		go func() { done <- b.Pin(ctx, src.CID, "", nil) }()
+		gcs, finished := 0, 0
+		for finished < 2 {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+				finished++
+			default:
+				if _, err := b.GC(ctx); err != nil {
+					t.Fatal(err)
+				}
+				gcs++
+			}
+		}
+		t.Logf("round %d: %d gc runs during a publish and a pin", round, gcs)
+		roots = append(roots, src.CID)
+	}
+	if _, err := b.GC(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v, err := b.Verify(ctx, api.VerifyOptions{}, nil)
+	if err != nil || !v.OK {
+		t.Fatalf("after concurrent gc: %+v %v", v, err)
+	}
+	for _, c := range roots {
+		if !pinned(t, b.Node, c) {
+			t.Fatalf("%s is not pinned", c)
+		}
+	}
 }
