@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/ipfs/go-cid"
 
@@ -216,18 +215,17 @@ func (n *Node) MirrorStatus(ctx context.Context) (api.MirrorStatus, error) {
 	return out, nil
 }
 
-// stalled reports whether every version the library still needs is
-// waiting to be retried after a failure. The caller holds m.mu.
+// stalled reports whether the library still needs versions but none is
+// queued or being fetched: each is waiting to be retried after a failure.
+// The caller holds m.mu.
 func (m *mirrorService) stalled(lib string) bool {
 	for _, t := range m.queue {
 		if t.lib == lib {
 			return false
 		}
 	}
-	now := time.Now()
-	for c, r := range m.retry {
-		_ = c
-		if now.After(r.next) {
+	for _, t := range m.active {
+		if t.lib == lib {
 			return false
 		}
 	}

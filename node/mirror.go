@@ -767,7 +767,12 @@ func (m *mirrorService) fetch(ctx context.Context, t *mirrorTask) error {
 		}
 		return n.store.Sync(ctx)
 	}
+	// Durable before the first block arrives, so that after a crash gc
+	// still knows what the blocks it finds are for.
 	if err := n.mirrorState.Want(ctx, root); err != nil {
+		return err
+	}
+	if err := n.store.Sync(ctx); err != nil {
 		return err
 	}
 	progress := func(p api.Progress) {

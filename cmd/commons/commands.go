@@ -43,6 +43,7 @@ const exitCodesHelp = `Exit codes:
   4    input refused: malformed CID or path, unsafe folder, damaged or foreign CAR
   5    repo problem: no repo (run 'commons init'), repo in use, invalid config
   6    needs the network: start 'commons daemon' first
+  7    verify found damage that remains (run 'commons verify --repair')
   130  interrupted`
 
 func (a *app) rootCommand() *cobra.Command {
@@ -96,7 +97,7 @@ the network say so.
 	root.AddCommand(
 		a.initCommand(), a.daemonCommand(), a.publishCommand(), a.addCommand(), a.showCommand(),
 		a.bundlesCommand(), a.historyCommand(), a.diffCommand(), a.forkCommand(), a.lineageCommand(),
-		a.logCommand(), a.libraryCommand(), a.followCommand(), a.unfollowCommand(), a.mirrorCommand(),
+		a.logCommand(), a.libraryCommand(), a.followCommand(), a.unfollowCommand(), a.mirrorCommand(), a.verifyCommand(),
 		a.getCommand(), a.catCommand(),
 		a.lsCommand(), a.pinCommand(), a.gcCommand(), a.idCommand(), a.peersCommand(),
 		a.connectCommand(), a.exportCommand(), a.importCommand(), a.statsCommand(), a.versionCommand(),

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -127,5 +129,66 @@ func TestE2EFollowMirror(t *testing.T) {
 	mustFail(t, b.run("unfollow", lib.Name), 3, "does not follow")
 	if !c.pinned(v2.CID) {
 		t.Error("C lost version 2")
+	}
+}
+
+// TestE2EMirrorKill9 kills a mirroring daemon with SIGKILL halfway through
+// a large bundle: nothing of it is pinned or listed as done, a gc keeps
+// what arrived, and the restarted daemon completes the mirror.
+func TestE2EMirrorKill9(t *testing.T) {
+	t.Parallel()
+	a, b := newRepo(t, "publisher"), newRepo(t, "mirror")
+	da := a.start()
+	db := b.start()
+	dir := filepath.Join(t.TempDir(), "tractor")
+	cad := make([]byte, 160<<20)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < len(cad); i += 8 {
+		binary.LittleEndian.PutUint64(cad[i:], rng.Uint64())
+	}
+	writeFiles(t, dir, map[string][]byte{
+		"commons.toml":     []byte(strings.Replace(e2eTOML, "cargo-bike", "tractor", 1)),
+		"instructions.md":  []byte("# Tractor\n"),
+		"cad/chassis.step": cad,
+	})
+	v1 := a.publish(dir)
+	lib := decode[api.LibraryInfo](t, a.ok("library", "--json"))
+	b.ok("connect", tcpAddr(t, da))
+	b.ok("follow", lib.Name)
+	var st api.MirrorLibrary
+	if !poll(120*time.Second, nil, func() bool {
+		st = mirrorLib(t, b, lib.Name)
+		return st.State == api.MirrorFetching && st.BytesToGo > 0 && st.BytesToGo < v1.Bytes*9/10
+	}) {
+		t.Fatalf("the mirror never got under way: %+v", st)
+	}
+	db.kill()
+
+	// Offline, right after the crash: the version is not pinned, the
+	// status says what is missing, and gc keeps the partial download.
+	if b.pinned(v1.CID) {
+		t.Fatal("a version half fetched is pinned after kill -9")
+	}
+	st = mirrorLib(t, b, lib.Name)
+	if st.State != api.MirrorStopped || st.Pinned != 0 || st.Versions != 1 {
+		t.Errorf("offline status after kill -9: %+v", st)
+	}
+	// Everything B stores is either pinned (the library's blocks) or the
+	// partial version: gc must remove nothing.
+	if gc := b.gc(); gc.Removed != 0 || gc.Kept < 10 {
+		t.Errorf("gc after the crash removed blocks of the wanted version: %+v", gc)
+	}
+	d2 := b.start()
+	b.ok("connect", tcpAddr(t, da))
+	if !poll(180*time.Second, nil, func() bool { return b.pinned(v1.CID) }) {
+		t.Fatalf("the restarted mirror did not complete:\n%s\n%s", b.ok("mirror", "status").stdout, d2.logTail(30))
+	}
+	out := filepath.Join(t.TempDir(), "copy")
+	b.ok("get", v1.CID.String(), "-o", out)
+	sameBundleTree(t, dir, out)
+	// Every block the crashed and resumed mirror stores hashes right, and
+	// every pin is complete.
+	if v := decode[api.VerifyResult](t, b.ok("verify", "--json")); !v.OK || v.Blocks == 0 || v.Pins < 2 {
+		t.Errorf("verify after the crash and resume: %+v", v)
 	}
 }

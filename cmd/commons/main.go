@@ -27,6 +27,7 @@ const (
 	exitInvalid  = 4 // input refused: malformed CID or path, unsafe folder, damaged CAR
 	exitRepo     = 5 // no repo, repo in use, bad config
 	exitOffline  = 6 // needs the network: start `commons daemon`
+	exitDamaged  = 7 // verify found damage that remains
 	exitSignal   = 130
 )
 
@@ -77,6 +78,8 @@ func exitCode(ctx context.Context, err error) int {
 		return exitRepo
 	case errors.Is(err, api.ErrOffline):
 		return exitOffline
+	case errors.Is(err, api.ErrDamaged):
+		return exitDamaged
 	}
 	return exitError
 }

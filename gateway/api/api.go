@@ -86,6 +86,7 @@ type Service interface {
 	BundleService
 	LibraryService
 	StatsService
+	Verifier
 }
 
 // BundleService is what a node offers about design bundles. A ref names a

@@ -402,3 +402,18 @@ func (c *Client) MirrorStatus(ctx context.Context) (MirrorStatus, error) {
 	var st MirrorStatus
 	return st, c.call(ctx, "mirror/status", nil, &st)
 }
+
+// Verify implements Verifier.
+func (c *Client) Verify(ctx context.Context, opts VerifyOptions, progress func(Progress)) (VerifyResult, error) {
+	o, err := json.Marshal(opts)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	resp, err := c.post(ctx, "verify", url.Values{"opts": {string(o)}}, nil, "")
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	defer resp.Body.Close()
+	var res VerifyResult
+	return res, readStream("verify", resp.Body, progress, &res)
+}

@@ -94,6 +94,7 @@ func NewHandler(svc Service, log *slog.Logger, opts ...HandlerOption) http.Handl
 	mux.HandleFunc("POST "+Prefix+"unfollow", s.unfollow)
 	mux.HandleFunc("POST "+Prefix+"mirror/status", s.mirrorStatus)
 	mux.HandleFunc("POST "+Prefix+"stats", s.stats)
+	mux.HandleFunc("POST "+Prefix+"verify", s.verify)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
 			writeError(w, http.StatusForbidden, fmt.Errorf("%w: the API does not accept requests from web pages (Origin %q)", ErrInvalid, o))
@@ -506,4 +507,15 @@ func (s *server) mirrorStatus(w http.ResponseWriter, r *http.Request) {
 func (s *server) stats(w http.ResponseWriter, r *http.Request) {
 	st, err := s.svc.Stats(r.Context())
 	reply(w, st, err)
+}
+
+func (s *server) verify(w http.ResponseWriter, r *http.Request) {
+	var opts VerifyOptions
+	if err := queryJSON(r, &opts); err != nil {
+		writeError(w, 0, err)
+		return
+	}
+	stream(w, r, func(ctx context.Context, p func(Progress)) (any, error) {
+		return s.svc.Verify(ctx, opts, p)
+	})
 }

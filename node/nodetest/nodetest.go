@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+	ds "github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
@@ -151,8 +152,25 @@ func (p *Peer) Stop() {
 		case <-time.After(30 * time.Second):
 			p.net.t.Errorf("node %d: Run did not return within 30s of cancel", p.i)
 		}
+		id := p.Node.Host.ID()
 		if err := p.Node.Close(); err != nil {
 			p.net.t.Errorf("node %d: close: %v", p.i, err)
+		}
+		if p.net.mn != nil {
+			// Mocknet keeps a closed host's links (and the other side of
+			// its connections); a peer dialling the restarted node could
+			// pick an old link and reach the dead host, and send its
+			// blocks there. Over a real network the connections reset:
+			// drop the links and close the connections.
+			for _, o := range p.net.Nodes {
+				if o == p || o.Node == nil || o.Node.Host == nil {
+					continue
+				}
+				for _, l := range p.net.mn.LinksBetweenPeers(id, o.Host.ID()) {
+					_ = p.net.mn.Unlink(l)
+				}
+				_ = o.Host.Network().ClosePeer(id)
+			}
 		}
 		if err := p.store.Close(); err != nil {
 			p.net.t.Errorf("node %d: close store: %v", p.i, err)
@@ -177,6 +195,10 @@ func (nw *Network) Connect(i, j int) {
 		nw.t.Fatalf("connect node %d to %d: %v", i, j, err)
 	}
 }
+
+// Datastore is the node's datastore, under its block store: tests damage
+// stored blocks through it as a failing disk would.
+func (p *Peer) Datastore() ds.Batching { return p.store.Datastore() }
 
 // Unlink cuts the mocknet link between nodes i and j (closing their
 // connections), so that neither can dial the other until the next

@@ -169,33 +169,17 @@ func Load(ctx context.Context, dag ipld.DAGService, root cid.Cid, opts LoadOptio
 }
 
 func load(ctx context.Context, dag ipld.DAGService, root cid.Cid, opts LoadOptions) (*Bundle, error) {
-	if root.Type() != cid.DagProtobuf {
+	mr, err := OpenMeta(ctx, dag, root)
+	switch {
+	case errors.Is(err, ErrNoMeta):
 		return nil, ErrNotBundle
-	}
-	rnode, err := dag.Get(ctx, root)
-	if err != nil {
+	case errors.Is(err, ErrBadMeta):
+		return nil, fmt.Errorf("%w: %w", ErrInvalidManifest, err)
+	case err != nil:
 		return nil, err
-	}
-	rdir, err := uio.NewDirectoryFromNode(dag, rnode)
-	if err != nil {
-		return nil, ErrNotBundle
-	}
-	metaNode, err := rdir.Find(ctx, MetaDir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, ErrNotBundle
-	}
-	if err != nil {
-		return nil, err
-	}
-	meta, ok := metaNode.(*merkledag.ProtoNode)
-	if !ok {
-		return nil, fmt.Errorf("%w: %s is not a folder", ErrInvalidManifest, MetaDir)
-	}
-	if fs, err := ft.FSNodeFromBytes(meta.Data()); err != nil || fs.Type() != ft.TDirectory {
-		return nil, fmt.Errorf("%w: %s is not a plain folder", ErrInvalidManifest, MetaDir)
 	}
 	var manifestLink, logLink *ipld.Link
-	for _, l := range meta.Links() {
+	for _, l := range mr.Meta.Links() {
 		switch l.Name {
 		case ManifestFile:
 			manifestLink = l
@@ -208,18 +192,13 @@ func load(ctx context.Context, dag ipld.DAGService, root cid.Cid, opts LoadOptio
 	if manifestLink == nil {
 		return nil, ErrNotBundle
 	}
-	mc := manifestLink.Cid
-	if (mc.Type() != cid.Raw && mc.Type() != cid.DagCBOR) || mc.Prefix().MhType != mh.SHA2_256 {
-		return nil, fmt.Errorf("%w: %s is %s, not one raw sha2-256 block", ErrInvalidManifest, ManifestPath, mc)
+	block, err := MetaBlock(ctx, dag, manifestLink, ManifestPath, MaxManifestSize)
+	if errors.Is(err, ErrBadMeta) {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidManifest, err)
 	}
-	if manifestLink.Size > MaxManifestSize {
-		return nil, fmt.Errorf("%w: %s is %d bytes, more than %d", ErrInvalidManifest, ManifestPath, manifestLink.Size, MaxManifestSize)
-	}
-	mnode, err := dag.Get(ctx, mc)
 	if err != nil {
-		return nil, fmt.Errorf("manifest: %w", err)
+		return nil, err
 	}
-	block := mnode.RawData()
 	s, err := Decode(block)
 	if err != nil {
 		return nil, err
@@ -228,7 +207,7 @@ func load(ctx context.Context, dag ipld.DAGService, root cid.Cid, opts LoadOptio
 		return nil, err
 	}
 	m := &s.Manifest
-	if err := checkFiles(ctx, dag, rnode, m); err != nil {
+	if err := checkFiles(ctx, dag, mr.Node, m); err != nil {
 		return nil, err
 	}
 	if err := checkLog(ctx, dag, logLink, m); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/ipfs/boxo/ipld/merkledag"
 	ft "github.com/ipfs/boxo/ipld/unixfs"
@@ -13,6 +12,8 @@ import (
 	ipld "github.com/ipfs/go-ipld-format"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	mh "github.com/multiformats/go-multihash"
+
+	"github.com/commons-p2p/commons/pkg/bundle"
 )
 
 // Names inside a library root.
@@ -110,50 +111,29 @@ func Load(ctx context.Context, dag ipld.DAGService, root cid.Cid, expected crypt
 }
 
 func load(ctx context.Context, dag ipld.DAGService, root cid.Cid, expected crypto.PubKey) (*Version, error) {
-	if root.Type() != cid.DagProtobuf {
+	mr, err := bundle.OpenMeta(ctx, dag, root)
+	switch {
+	case errors.Is(err, bundle.ErrNoMeta):
 		return nil, ErrNotLibrary
-	}
-	rnode, err := dag.Get(ctx, root)
-	if err != nil {
+	case errors.Is(err, bundle.ErrBadMeta):
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	case err != nil:
 		return nil, err
 	}
-	rdir, err := uio.NewDirectoryFromNode(dag, rnode)
-	if err != nil {
+	links := mr.Meta.Links()
+	if len(links) == 0 || links[0].Name != RecordFile {
 		return nil, ErrNotLibrary
 	}
-	metaNode, err := rdir.Find(ctx, MetaDir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, ErrNotLibrary
-	}
-	if err != nil {
-		return nil, err
-	}
-	meta, ok := metaNode.(*merkledag.ProtoNode)
-	if !ok {
-		return nil, fmt.Errorf("%w: %s is not a folder", ErrInvalid, MetaDir)
-	}
-	if fs, err := ft.FSNodeFromBytes(meta.Data()); err != nil || fs.Type() != ft.TDirectory {
-		return nil, fmt.Errorf("%w: %s is not a plain folder", ErrInvalid, MetaDir)
-	}
-	links := meta.Links()
-	if len(links) != 1 || links[0].Name != RecordFile {
-		if len(links) == 0 || links[0].Name != RecordFile {
-			return nil, ErrNotLibrary
-		}
+	if len(links) != 1 {
 		return nil, fmt.Errorf("%w: %s holds more than %s", ErrInvalid, MetaDir, RecordFile)
 	}
-	rc := links[0].Cid
-	if (rc.Type() != cid.Raw && rc.Type() != cid.DagCBOR) || rc.Prefix().MhType != mh.SHA2_256 {
-		return nil, fmt.Errorf("%w: %s is %s, not one raw sha2-256 block", ErrInvalid, RecordPath, rc)
+	block, err := bundle.MetaBlock(ctx, dag, links[0], RecordPath, MaxRecordSize)
+	if errors.Is(err, bundle.ErrBadMeta) {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	if links[0].Size > MaxRecordSize {
-		return nil, fmt.Errorf("%w: %s is %d bytes, more than %d", ErrInvalid, RecordPath, links[0].Size, MaxRecordSize)
-	}
-	rn, err := dag.Get(ctx, rc)
 	if err != nil {
-		return nil, fmt.Errorf("record: %w", err)
+		return nil, err
 	}
-	block := rn.RawData()
 	s, err := Decode(block)
 	if err != nil {
 		return nil, err
@@ -164,7 +144,7 @@ func load(ctx context.Context, dag ipld.DAGService, root cid.Cid, expected crypt
 	// The root must hold exactly the listed bundles, at the listed roots.
 	l := &s.Library
 	seen := 0
-	for lr := range rdir.EnumLinksAsync(ctx) {
+	for lr := range mr.Dir.EnumLinksAsync(ctx) {
 		if lr.Err != nil {
 			return nil, lr.Err
 		}
