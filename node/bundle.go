@@ -72,6 +72,24 @@ func (n *Node) loadBundle(ctx context.Context, root cid.Cid, expect crypto.PubKe
 	return b, nil
 }
 
+// readBundle is loadBundle for callers that only read the bundle (show,
+// history, lineage, diff, the design pages): a root verified once is
+// served from a small cache, since its blocks, and so the verdict, never
+// change. The cached value is shared: callers must not modify it.
+func (n *Node) readBundle(ctx context.Context, root cid.Cid, expect crypto.PubKey) (*bundle.Bundle, error) {
+	if b, ok := n.verified.Get(root); ok {
+		if pub, err := b.Manifest().PublisherKey(); err == nil && (expect == nil || expect.Equals(pub)) {
+			return b, nil
+		}
+	}
+	b, err := n.loadBundle(ctx, root, expect, false)
+	if err != nil {
+		return nil, err
+	}
+	n.verified.Add(root, b)
+	return b, nil
+}
+
 // verifyIfBundle checks the design bundle at c, if c is one, and records
 // it in the index: a plain folder or file passes, a bundle that does not
 // verify is refused (ErrInvalid).
@@ -116,14 +134,14 @@ func (n *Node) refBundle(ctx context.Context, ref string) (*bundle.Bundle, error
 			if err != nil {
 				return nil, err
 			}
-			return n.loadBundle(ctx, r.Root, nil, false)
+			return n.readBundle(ctx, r.Root, nil)
 		}
 	}
 	c, err := n.resolve(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
-	return n.loadBundle(ctx, c, nil, false)
+	return n.readBundle(ctx, c, nil)
 }
 
 // headByName finds the newest version of a bundle by name: this node's own
@@ -576,7 +594,7 @@ func (n *Node) History(ctx context.Context, ref string) (api.History, error) {
 			h.Versions = append(h.Versions, s)
 			return h, nil
 		}
-		parent, err := n.loadBundle(ctx, m.Parents[0], pub, false)
+		parent, err := n.readBundle(ctx, m.Parents[0], pub)
 		if err != nil {
 			h.Versions = append(h.Versions, s)
 			h.Truncated = true

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/ipfs/boxo/bitswap"
 	"github.com/ipfs/boxo/bitswap/network/bsnet"
 	"github.com/ipfs/boxo/blockservice"
@@ -113,6 +114,8 @@ type Node struct {
 	// publisher signs bundles; nil only for an offline node with none.
 	publisher crypto.PrivKey
 	bundles   *bundle.Index
+	// verified caches bundles verified for read-only use (readBundle).
+	verified  *lru.Cache[cid.Cid, *bundle.Bundle]
 	searchDir string
 	search    *search.Index // nil when offline
 
@@ -178,6 +181,9 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	// locker's pin lock, so a collection never deletes what is in flight.
 	n.Blockstore = blockstore.NewGCBlockstore(n.store.Blockstore(), blockstore.NewGCLocker())
 	n.bundles = bundle.NewIndex(dstore)
+	if n.verified, err = lru.New[cid.Cid, *bundle.Bundle](256); err != nil {
+		return nil, fmt.Errorf("node: bundle cache: %w", err)
+	}
 	n.mirrorState = mirror.New(dstore)
 	n.ownRecordCh = make(chan struct{}, 1)
 	n.metrics = prometheus.NewRegistry()
