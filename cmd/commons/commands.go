@@ -252,11 +252,22 @@ func (a *app) runDaemon(ctx context.Context, log *slog.Logger) error {
 	for _, l := range n.ListenAddrs() {
 		fmt.Fprintf(a.stdout, "listen   %s\n", l)
 	}
-	if pins, err := n.Pins(ctx); err == nil && len(pins) > 0 && n.GatewayURL() != "" {
-		fmt.Fprintf(a.stdout, "serving %d pinned bundles:\n", len(pins))
-		for i, p := range pins {
+	if lib, err := n.Library(ctx); err == nil && lib.Sequence > 0 && n.GatewayURL() != "" {
+		fmt.Fprintf(a.stdout, "library  %s/ipns/%s/ (%d bundles)\n", n.GatewayURL(), lib.Name, len(lib.Bundles))
+	}
+	if pins, err := n.Pins(ctx); err == nil && n.GatewayURL() != "" {
+		var content []api.PinInfo
+		for _, p := range pins {
+			if p.Name != "library" && p.Type == "recursive" {
+				content = append(content, p)
+			}
+		}
+		if len(content) > 0 {
+			fmt.Fprintf(a.stdout, "serving %d pinned roots:\n", len(content))
+		}
+		for i, p := range content {
 			if i == 10 {
-				fmt.Fprintf(a.stdout, "  ... and %d more (commons pin ls)\n", len(pins)-10)
+				fmt.Fprintf(a.stdout, "  ... and %d more (commons pin ls)\n", len(content)-10)
 				break
 			}
 			name := p.Name
