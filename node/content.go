@@ -152,7 +152,7 @@ func (n *Node) Unpin(ctx context.Context, c cid.Cid) error {
 	var libs []string
 	for _, h := range holders {
 		if h != mirror.UserHolder {
-			libs = append(libs, strings.TrimSuffix(h, ".library"))
+			libs = append(libs, holderLibrary(h))
 		}
 	}
 	if len(libs) > 0 {

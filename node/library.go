@@ -42,16 +42,12 @@ func (n *Node) libraryName() (ipns.Name, error) {
 // ownLibrary reads this node's library; a node that never published has
 // none (nil version, no error).
 func (n *Node) ownLibrary(ctx context.Context) (ownLibrary, *library.Version, error) {
-	var own ownLibrary
-	v, err := n.store.Datastore().Get(ctx, ownLibraryKey)
-	if errors.Is(err, ds.ErrNotFound) {
-		return own, nil, nil
-	}
-	if err != nil {
-		return own, nil, fmt.Errorf("read own library: %w", err)
-	}
-	if err := json.Unmarshal(v, &own); err != nil {
-		return own, nil, fmt.Errorf("read own library: %w", err)
+	own, ok, err := n.ownLibraryState(ctx)
+	if err != nil || !ok {
+		if err != nil {
+			err = fmt.Errorf("read own library: %w", err)
+		}
+		return own, nil, err
 	}
 	lv, err := library.Load(ctx, n.localDAG, own.Root, n.publisher.GetPublic())
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,7 +30,13 @@ const maxChain = 10000
 
 // structureHolder is the holder name under which a followed library's own
 // blocks (root folder, shards, record) are held.
-func structureHolder(name string) string { return name + ".library" }
+func structureHolder(name string) string { return name + structureSuffix }
+
+const structureSuffix = ".library"
+
+// holderLibrary names the library behind a holder (structureHolder's
+// inverse; a version's holder is the library name itself).
+func holderLibrary(holder string) string { return strings.TrimSuffix(holder, structureSuffix) }
 
 // member is a library in the follow closure: followed directly, or through
 // libraries that include it.
@@ -529,10 +536,16 @@ func (m *mirrorService) plan(ctx context.Context, mb *member, local bool) []*mir
 	var pinnedN int
 	var done, togo int64
 	var unlock interface{ Unlock(context.Context) }
+	// What this library holds already: one query, not one per version.
+	held := cid.NewSet()
+	if hs, err := n.mirrorState.Held(ctx, key); err == nil {
+		for _, c := range hs {
+			held.Add(c)
+		}
+	}
 	for _, kv := range keep {
 		keepSet.Add(kv.Root)
-		holders, _ := n.mirrorState.Holders(ctx, kv.Root)
-		if slices.Contains(holders, key) {
+		if held.Has(kv.Root) {
 			pinnedN++
 			done += kv.Size
 			continue

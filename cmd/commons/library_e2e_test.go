@@ -118,6 +118,16 @@ func TestE2EFollowMirror(t *testing.T) {
 	mustFail(t, c.run("follow", lib.Name, "--latest", "--quota", "1GiB"), 2, "exclude")
 	mustFail(t, c.run("follow", lib.Name, "--quota", "lots"), 2, "not a size")
 
+	// B's library includes A's; A cannot include its own.
+	inc := decode[api.LibraryInfo](t, b.ok("library", "include", "--json", lib.Name))
+	if len(inc.Includes) != 1 || inc.Includes[0] != lib.Name || inc.Sequence != 1 {
+		t.Errorf("library include: %+v", inc)
+	}
+	mustFail(t, a.run("library", "include", lib.Name), 4, "own library")
+	if exc := decode[api.LibraryInfo](t, b.ok("library", "exclude", "--json", lib.Name)); len(exc.Includes) != 0 || exc.Sequence != 2 {
+		t.Errorf("library exclude: %+v", exc)
+	}
+
 	// Unfollow on B releases both versions; C still has them.
 	un := decode[api.UnfollowResult](t, b.ok("unfollow", "--json", lib.Name))
 	if un.Unpinned != 6 || un.Kept != 0 {
