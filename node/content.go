@@ -507,6 +507,17 @@ func (n *Node) resolve(ctx context.Context, s string) (cid.Cid, error) {
 func (n *Node) fetchDAG(ctx context.Context, root cid.Cid, progress func(api.Progress)) error {
 	ctx, wd := n.watch(ctx)
 	defer wd.stop()
+	if n.bulk != nil && n.settings.Fetch.Bulk {
+		// Most of the DAG, often all of it, comes over the bulk path;
+		// the walk below then finds it stored, and bitswap fetches only
+		// what no peer served that way.
+		err := n.bulk.fetch(ctx, root, wd, progress)
+		if err == nil {
+			progress = nil // the walk below only confirms what is stored
+		} else if ctx.Err() == nil {
+			n.log.Debug("bulk fetch incomplete; bitswap fetches the rest", "subsystem", "fetch", "cid", root, "err", err)
+		}
+	}
 	nodes := &watchedNodes{ng: merkledag.NewSession(ctx, n.DAG), wd: wd, progress: progress}
 	// Not merkledag.GetLinksWithDAG: it skips raw blocks (they have no
 	// links) without fetching them, and raw leaves are the file data.

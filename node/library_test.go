@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ipfs/boxo/bitswap"
 	"github.com/ipfs/go-cid"
 
 	"github.com/commons-p2p/commons/gateway/api"
@@ -290,20 +289,19 @@ func TestMirrorEditCost(t *testing.T) {
 		t.Fatal(err)
 	}
 	nodetest.Eventually(t, 120*time.Second, func() bool { return pinned(t, b.Node, v1.CID) }, "B to mirror version 1")
-	bs := b.Exchange.(*bitswap.Bitswap)
-	before, _ := bs.Stat()
+	before := b.Received()
 	copy(cad[32<<20:], []byte(strings.Repeat("edited! ", 13)[:100]))
 	nodetest.WriteTree(t, dir, map[string]string{"cad/chassis.step": string(cad)})
 	v2 := publishBundle(t, a.Node, dir, metadata.Metadata{Message: "100-byte edit"})
 	nodetest.Eventually(t, 120*time.Second, func() bool { return pinned(t, b.Node, v2.CID) }, "B to mirror version 2")
-	after, _ := bs.Stat()
-	got := int64(after.DataReceived - before.DataReceived)
+	after := b.Received()
+	got := after.Bytes - before.Bytes
 	d, err := a.Diff(ctx, v1.CID.String(), v2.CID.String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("100-byte edit of a 64 MiB file: diff reports %d new bytes (publish said %d); the follower received %d bytes in %d blocks (%d duplicate)",
-		d.NewBytes, v2.NewBytes, got, after.BlocksReceived-before.BlocksReceived, after.DupBlksReceived-before.DupBlksReceived)
+		d.NewBytes, v2.NewBytes, got, after.Blocks-before.Blocks, after.DupBlocks-before.DupBlocks)
 	// The library's own blocks (root, .commons, record) come on top.
 	if got < d.NewBytes || got > d.NewBytes+64<<10 {
 		t.Fatalf("the follower received %d bytes for an edit whose new bytes are %d", got, d.NewBytes)

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ipfs/boxo/bitswap"
 	"github.com/ipfs/boxo/ipld/merkledag"
 	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
@@ -187,12 +186,9 @@ func TestMirrorTenNodes(t *testing.T) {
 		}
 		return false
 	}, "node 9 to finish the tractor after its restart")
-	st, err := f.Exchange.(*bitswap.Bitswap).Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := f.Received()
 	t.Logf("node 9: %d of %d tractor blocks stored before the stop; after the restart %d blocks received (%d of them twice)",
-		had, len(cids), st.BlocksReceived, st.DupBlksReceived)
+		had, len(cids), st.Blocks, st.DupBlocks)
 	// A block is asked for only when it is not stored (the block service
 	// looks in the store before bitswap wants anything), and a bitswap
 	// peer sends only what is wanted: the blocks it had (30% of the
@@ -201,10 +197,10 @@ func TestMirrorTenNodes(t *testing.T) {
 	// again (the poor-links work measures and reduces that); two copies
 	// that arrive together both count as new, so the distinct count may
 	// exceed what it lacked by a few, never by what it had.
-	lacked := uint64(len(cids) - had)
-	distinct := st.BlocksReceived - st.DupBlksReceived
+	lacked := int64(len(cids) - had)
+	distinct := st.Blocks - st.DupBlocks
 	if distinct < lacked || distinct > lacked+lacked/20+1 {
-		t.Fatalf("after the restart node 9 received %d blocks (%d duplicates), want the %d it lacked", st.BlocksReceived, st.DupBlksReceived, lacked)
+		t.Fatalf("after the restart node 9 received %d blocks (%d duplicates), want the %d it lacked", st.Blocks, st.DupBlocks, lacked)
 	}
 	nodetest.Eventually(t, 30*time.Second, func() bool {
 		s := mirrorOf(t, f.Node, srcLib.Name)

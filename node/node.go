@@ -149,6 +149,7 @@ type Node struct {
 	gatewayHandler   http.Handler
 	apiHandler       http.Handler
 	mdns             mdns.Service
+	bulk             *bulk // the bulk path (CARs over libp2p HTTP); nil offline
 	bootstrapPeers   []peer.AddrInfo
 
 	closers   []func() error
@@ -278,6 +279,9 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 
 	if !cfg.Offline {
+		if err := n.buildBulk(s.Gateway.OverLibp2p); err != nil {
+			return nil, err
+		}
 		if err := n.buildHTTP(s); err != nil {
 			return nil, err
 		}

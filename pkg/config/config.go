@@ -119,7 +119,10 @@ type Provider struct {
 
 // Fetch configures retrieval from the network.
 type Fetch struct {
-	Timeout Duration `toml:"timeout" comment:"Give up a fetch when no new block has arrived for this long (a CID nobody has fails after this)."`
+	Timeout Duration `toml:"timeout" comment:"Give up a fetch when no new data has arrived for this long (a CID nobody has fails after this)."`
+	// Bulk fetches whole DAGs as CAR streams from peers' trustless
+	// gateways over libp2p; bitswap fetches whatever they do not serve.
+	Bulk bool `toml:"bulk" comment:"Fetch what is missing of a DAG as CAR streams from peers that serve the trustless gateway over libp2p (/ipfs/gateway), small and important files first; bitswap fetches the rest. Off: bitswap only."`
 }
 
 // Gateway configures the HTTP gateway.
@@ -127,6 +130,8 @@ type Gateway struct {
 	RetrievalTimeout      Duration `toml:"retrieval_timeout" comment:"A request that waits this long for a missing block gets 504."`
 	MaxConcurrentRequests int      `toml:"max_concurrent_requests" comment:"Requests beyond this many at once get 429."`
 	Hostnames             []string `toml:"hostnames" comment:"Hosts served as subdomain gateways (<cid>.ipfs.<host>)."`
+	// OverLibp2p serves the verifiable part of the gateway to peers.
+	OverLibp2p bool `toml:"over_libp2p" comment:"Serve raw blocks and CARs of stored content to peers over libp2p HTTP (/ipfs/gateway, as Kubo's Experimental.GatewayOverLibp2p): the bulk path other nodes fetch from. Never fetches for a peer."`
 }
 
 // Import configures how folders become DAGs. The defaults give the same
@@ -176,11 +181,12 @@ func Default() Config {
 			ConnGrace: Duration(20 * time.Second),
 		},
 		Provider: Provider{Strategy: "roots", Interval: Duration(22 * time.Hour)},
-		Fetch:    Fetch{Timeout: Duration(2 * time.Minute)},
+		Fetch:    Fetch{Timeout: Duration(2 * time.Minute), Bulk: true},
 		Gateway: Gateway{
 			RetrievalTimeout:      Duration(30 * time.Second),
 			MaxConcurrentRequests: 1024,
 			Hostnames:             []string{"localhost"},
+			OverLibp2p:            true,
 		},
 		Import: Import{Chunker: "buzhash", CIDVersion: 1, RawLeaves: true},
 		Library: Library{
