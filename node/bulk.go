@@ -55,8 +55,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
-	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	libp2phttp "github.com/libp2p/go-libp2p/p2p/http"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"github.com/multiformats/go-multicodec"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -422,7 +422,7 @@ type item struct {
 	c        cid.Cid
 	path     string
 	size     uint64
-	whole    bool   // the whole entity; else its top block only, or a range
+	whole    bool // the whole entity; else its top block only, or a range
 	ranged   bool
 	from, to uint64  // byte range of the file, inclusive, when ranged
 	first    cid.Cid // the first missing block: a cut-off copy of it is resumed by Range
