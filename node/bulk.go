@@ -900,7 +900,7 @@ func (f *bulkFetch) readCAR(ctx context.Context, body io.Reader, it *item) error
 			}
 			return &badBlockError{c: it.c, why: "unreadable CID: " + err.Error()}
 		}
-		if uint64(cr.n) >= slen {
+		if uint64(cr.n) > slen {
 			return &badBlockError{c: c, why: "CAR section shorter than its CID"}
 		}
 		if !expected[c] {
@@ -908,6 +908,7 @@ func (f *bulkFetch) readCAR(ctx context.Context, body io.Reader, it *item) error
 		}
 		data := make([]byte, slen-uint64(cr.n))
 		if n, err := io.ReadFull(r, data); err != nil {
+			f.b.received.Add(int64(n))
 			f.b.keepPartial(c, data[:n])
 			return err
 		}

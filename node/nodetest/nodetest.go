@@ -215,6 +215,18 @@ func (nw *Network) Unlink(i, j int) {
 	}
 }
 
+// Relink restores the mocknet link between nodes i and j that Unlink cut,
+// without connecting them: the nodes redial by themselves.
+func (nw *Network) Relink(i, j int) {
+	nw.t.Helper()
+	if nw.mn == nil {
+		nw.t.Fatal("Relink needs a mocknet network")
+	}
+	if _, err := nw.mn.LinkPeers(nw.Nodes[i].Host.ID(), nw.Nodes[j].Host.ID()); err != nil {
+		nw.t.Fatalf("relink %d and %d: %v", i, j, err)
+	}
+}
+
 // ConnectAddr connects node i to the peer at a multiaddr ending in
 // /p2p/<id> (e.g. a Kubo daemon).
 func (nw *Network) ConnectAddr(i int, addr string) {
