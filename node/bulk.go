@@ -643,6 +643,7 @@ func (f *bulkFetch) probe(ctx context.Context, c cid.Cid, cands []peer.ID) bool 
 		return false
 	}
 	f.src = first
+	f.b.n.bulkSources.add(first)
 	// The others are collected as they answer; the fetch needs them only
 	// if the first fails.
 	go func() {

@@ -276,3 +276,33 @@ func TestKuboInterop(t *testing.T) {
 		}
 	}
 }
+
+// TestKuboGatewayOverLibp2p: the bulk path is the standard one. A Kubo
+// daemon with Experimental.GatewayOverLibp2p serves a folder's CAR over
+// libp2p HTTP, and a commons node fetches all of it that way, bitswap
+// fetching nothing.
+func TestKuboGatewayOverLibp2p(t *testing.T) {
+	kubo := kubopeer.Start(t, kubopeer.Options{Config: map[string]any{"Experimental.GatewayOverLibp2p": true}})
+	nw := nodetest.New(t, 1, nodetest.Options{Loopback: true, Settings: func(i int, s *config.Config) {
+		s.Fetch.Timeout = config.Duration(30 * time.Second)
+	}})
+	a := nw.Nodes[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := designFolder(t, "kubo-car", 5, false)
+	c, err := kubo.AddDir(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nw.ConnectAddr(0, kubo.SwarmAddrs[0])
+	out := filepath.Join(t.TempDir(), "copy")
+	if err := a.Get(ctx, c, out, nil); err != nil {
+		t.Fatalf("commons get from kubo: %v", err)
+	}
+	compareTrees(t, dir, out)
+	st := a.Received()
+	t.Logf("from Kubo's gateway over libp2p: %d bytes in %d blocks; bitswap %d bytes", st.BulkBytes, st.Blocks, st.BitswapBytes)
+	if st.BulkBytes == 0 || st.BitswapBytes != 0 {
+		t.Fatalf("bulk %d bytes, bitswap %d bytes: want everything over the bulk path", st.BulkBytes, st.BitswapBytes)
+	}
+}

@@ -924,3 +924,31 @@ func (m *mirrorService) rate() float64 {
 	}
 	return float64(b.bytes-a.bytes) / dt
 }
+
+// unfinished reports whether the mirror has fetches running or waiting
+// for a retry.
+func (m *mirrorService) unfinished() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.active) > 0 || len(m.queue) > 0 || len(m.retry) > 0
+}
+
+// retryNow makes every failed fetch due at once and starts a round, when
+// there are any (a peer has just connected: what failed may work now). It
+// reports whether there were.
+func (m *mirrorService) retryNow() bool {
+	m.mu.Lock()
+	due := false
+	for c, r := range m.retry {
+		if r.next.After(time.Now()) {
+			r.next = time.Now()
+			m.retry[c] = r
+			due = true
+		}
+	}
+	m.mu.Unlock()
+	if due {
+		m.poke()
+	}
+	return due
+}

@@ -150,6 +150,7 @@ type Node struct {
 	apiHandler       http.Handler
 	mdns             mdns.Service
 	bulk             *bulk // the bulk path (CARs over libp2p HTTP); nil offline
+	bulkSources      sources
 	bootstrapPeers   []peer.AddrInfo
 
 	closers   []func() error
@@ -482,6 +483,7 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}
 	g.Go(func() error { n.keepConnected(ctx); return nil })
+	g.Go(func() error { n.redialSources(ctx); return nil })
 	g.Go(func() error { n.announceAtStart(ctx); return nil })
 	g.Go(func() error { return n.indexBundles(ctx) })
 	g.Go(func() error { return n.reach.run(ctx) })
