@@ -202,6 +202,9 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 			return nil, fmt.Errorf("node: start host: %w", err)
 		}
 		n.closers = append(n.closers, n.Host.Close)
+		if n.Host, err = limitBandwidth(n.Host, s.Swarm, n.metrics); err != nil {
+			return nil, fmt.Errorf("node: bandwidth limits: %w", err)
+		}
 		if n.publisher == nil {
 			n.publisher = n.Host.Peerstore().PrivKey(n.Host.ID())
 		}

@@ -30,7 +30,7 @@ type Config struct {
 	Bootstrap Bootstrap `toml:"bootstrap" comment:"Peers dialled at start to join the DHT. None reachable is not an error."`
 	Routing   Routing   `toml:"routing" comment:"Content routing: the Kademlia DHT (IPFS Amino protocol)."`
 	Discovery Discovery `toml:"discovery" comment:"Finding peers without the DHT."`
-	Swarm     Swarm     `toml:"swarm" comment:"Connection limits."`
+	Swarm     Swarm     `toml:"swarm" comment:"Connection and bandwidth limits."`
 	Provider  Provider  `toml:"provider" comment:"Announcing what this node holds to the DHT."`
 	Fetch     Fetch     `toml:"fetch" comment:"Fetching content that is not stored locally."`
 	Gateway   Gateway   `toml:"gateway" comment:"The read-only HTTP gateway."`
@@ -100,7 +100,7 @@ type Discovery struct {
 	MDNS bool `toml:"mdns" comment:"Find peers on the same LAN with multicast DNS (works with no internet)."`
 }
 
-// Swarm configures connection limits.
+// Swarm configures connection and bandwidth limits.
 type Swarm struct {
 	ConnLow   int      `toml:"conn_low" comment:"The connection manager trims down to this many connections..."`
 	ConnHigh  int      `toml:"conn_high" comment:"...when there are more than this many."`
@@ -109,6 +109,13 @@ type Swarm struct {
 	// it to the machine (go-libp2p's autoscaled defaults).
 	MaxMemory int64 `toml:"max_memory" comment:"Resource manager memory limit in bytes for all of libp2p; 0 scales to the machine."`
 	MaxFDs    int   `toml:"max_fds" comment:"Resource manager file-descriptor limit; 0 scales to the process limit."`
+	// The rates limit what every transfer over libp2p (bitswap, the
+	// DHT, pubsub, records) sends and receives, for all peers together
+	// and for each peer; see package bandwidth. They are read at start.
+	UploadRate       Rate `toml:"upload_rate" comment:"Most the node sends to all peers together, per second: 256kbit, 2Mbit, 64KiB, 1MB, ...; 0: no limit. Read at start."`
+	DownloadRate     Rate `toml:"download_rate" comment:"Most the node receives from all peers together, per second; 0: no limit."`
+	PeerUploadRate   Rate `toml:"peer_upload_rate" comment:"Most the node sends to any one peer, per second; 0: no limit."`
+	PeerDownloadRate Rate `toml:"peer_download_rate" comment:"Most the node receives from any one peer, per second; 0: no limit."`
 }
 
 // Provider configures announcements to the DHT.
@@ -179,6 +186,8 @@ func Default() Config {
 			ConnLow:   100,
 			ConnHigh:  400,
 			ConnGrace: Duration(20 * time.Second),
+
+			UploadRate: "0", DownloadRate: "0", PeerUploadRate: "0", PeerDownloadRate: "0",
 		},
 		Provider: Provider{Strategy: "roots", Interval: Duration(22 * time.Hour)},
 		Fetch:    Fetch{Timeout: Duration(2 * time.Minute), Bulk: true},
@@ -276,6 +285,7 @@ func (c *Config) Validate() error {
 	if c.Swarm.ConnLow < 0 || c.Swarm.ConnHigh < c.Swarm.ConnLow {
 		bad("swarm.conn_low = %d, conn_high = %d: want 0 <= conn_low <= conn_high", c.Swarm.ConnLow, c.Swarm.ConnHigh)
 	}
+	errs = append(errs, c.Swarm.rateErrors()...)
 	if c.Import.CIDVersion != 1 {
 		bad("import.cid_version = %d: only 1 is supported (CIDv0 cannot express raw leaves)", c.Import.CIDVersion)
 	}

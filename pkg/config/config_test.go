@@ -77,6 +77,10 @@ func TestParseRefusals(t *testing.T) {
 		{"short interval", "[provider]\ninterval = \"1s\"\n", "provider.interval"},
 		{"zero fetch timeout", "[fetch]\ntimeout = \"0s\"\n", "fetch.timeout"},
 		{"conn limits", "[swarm]\nconn_low = 10\nconn_high = 5\n", "conn_low"},
+		{"bad rate", "[swarm]\nupload_rate = \"fast\"\n", "swarm.upload_rate"},
+		{"rate without unit", "[swarm]\npeer_download_rate = \"1000\"\n", "swarm.peer_download_rate"},
+		{"rate below 100kbit", "[swarm]\npeer_upload_rate = \"64kbit\"\n", "at least 100kbit"},
+		{"rate as a number", "[swarm]\ndownload_rate = 1000\n", "download_rate"},
 		{"cid version", "[import]\ncid_version = 2\n", "cid_version"},
 		{"empty chunker", "[import]\nchunker = \"\"\n", "chunker"},
 		{"not toml", "this is = = not toml", "line 1"},
@@ -98,7 +102,7 @@ func TestParseRefusals(t *testing.T) {
 func TestMarshalIsCommented(t *testing.T) {
 	c := Default()
 	b, _ := c.Marshal()
-	for _, key := range []string{"retrieval_timeout", "strategy", "mdns", "chunker"} {
+	for _, key := range []string{"retrieval_timeout", "strategy", "mdns", "chunker", "upload_rate", "peer_download_rate"} {
 		i := strings.Index(string(b), key+" =")
 		if i < 0 {
 			t.Fatalf("marshalled config lacks %s", key)
@@ -120,6 +124,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte("[fetch]\ntimeout = \"5s\"\n"))
+	f.Add([]byte("[swarm]\nupload_rate = \"2Mbit/s\"\npeer_download_rate = \"1.5 MiB\"\n"))
 	f.Add([]byte("[[x]]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(data)
