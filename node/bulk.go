@@ -596,6 +596,11 @@ func (f *bulkFetch) findSource(ctx context.Context, c cid.Cid) error {
 		if no && time.Now().Before(until) {
 			continue
 		}
+		// A peer whose protocols identify has listed without HTTP
+		// (most Kubo nodes) is not asked.
+		if protos, err := h.Peerstore().GetProtocols(p); err == nil && len(protos) > 0 && !slices.Contains(protos, libp2phttp.ProtocolIDForMultistreamSelect) {
+			continue
+		}
 		cands = append(cands, p)
 	}
 	if f.probe(ctx, c, cands) {

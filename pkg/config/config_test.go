@@ -79,7 +79,7 @@ func TestParseRefusals(t *testing.T) {
 		{"conn limits", "[swarm]\nconn_low = 10\nconn_high = 5\n", "conn_low"},
 		{"bad rate", "[swarm]\nupload_rate = \"fast\"\n", "swarm.upload_rate"},
 		{"rate without unit", "[swarm]\npeer_download_rate = \"1000\"\n", "swarm.peer_download_rate"},
-		{"rate below 100kbit", "[swarm]\npeer_upload_rate = \"64kbit\"\n", "at least 100kbit"},
+		{"rate below 16kbit", "[swarm]\npeer_upload_rate = \"8kbit\"\n", "at least 16kbit"},
 		{"rate as a number", "[swarm]\ndownload_rate = 1000\n", "download_rate"},
 		{"cid version", "[import]\ncid_version = 2\n", "cid_version"},
 		{"empty chunker", "[import]\nchunker = \"\"\n", "chunker"},

@@ -14,11 +14,14 @@ import (
 // is read and written again says what its author wrote.
 type Rate string
 
-// MinRate is the least limit a rate may set, in bytes per second: 100
-// kbit/s. Bitswap gives a message 2 s plus the time it takes at 100 kbit/s
-// (at least 10 s, at most 2 min) before it gives up and resets the
-// stream, so below this rate even a lone stream loses large blocks.
-const MinRate = 100_000 / 8
+// MinRate is the least limit a rate may set, in bytes per second: 16
+// kbit/s, where a 512 KiB block takes over four minutes. The bulk path
+// (CAR streams) works at any rate. Bitswap, which the node uses with peers
+// that do not serve the bulk path (most Kubo nodes), gives a message 2 s
+// plus the time it takes at 100 kbit/s before it resets the stream, so a
+// limit below 100 kbit/s starves it of large blocks: operations.md says
+// so.
+const MinRate = 16_000 / 8
 
 // rateUnits are the units a rate may have, in bytes. Bits are SI
 // (a kbit is 1000 bits), as link speeds are quoted; bytes are SI or
@@ -90,7 +93,7 @@ func (s Swarm) rateErrors() []error {
 		case err != nil:
 			errs = append(errs, fmt.Errorf("%s = %q: %w", r.key, r.rate, err))
 		case bps > 0 && bps < MinRate:
-			errs = append(errs, fmt.Errorf("%s = %q: want 0 (no limit) or at least 100kbit: bitswap gives up on a block sent slower than 100 kbit/s", r.key, r.rate))
+			errs = append(errs, fmt.Errorf("%s = %q: want 0 (no limit) or at least 16kbit", r.key, r.rate))
 		}
 	}
 	return errs

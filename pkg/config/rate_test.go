@@ -22,8 +22,8 @@ func TestRateBytesPerSecond(t *testing.T) {
 		{"1.5MiB", 1_572_864},
 		{"2Mbit/s", 250_000},
 		{" 2 Mbit ", 250_000},
-		{"100kbit", MinRate},
-		{"12500B", MinRate},
+		{"16kbit", MinRate},
+		{"2000B", MinRate},
 	}
 	for _, tc := range tests {
 		got, err := tc.in.BytesPerSecond()
