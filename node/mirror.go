@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ipfs/boxo/bitswap"
 	"github.com/ipfs/boxo/ipns"
 	pin "github.com/ipfs/boxo/pinning/pinner"
 	"github.com/ipfs/go-cid"
@@ -886,9 +885,8 @@ func (m *mirrorService) cancelLib(lib string) {
 // sampleRate records the bytes bitswap received, once a second, for the
 // transfer rate in the status.
 func (m *mirrorService) sampleRate(ctx context.Context) {
-	bs, ok := m.n.Exchange.(*bitswap.Bitswap)
-	if !ok {
-		return
+	if m.n.Host == nil {
+		return // offline: nothing arrives
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -897,12 +895,10 @@ func (m *mirrorService) sampleRate(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			st, err := bs.Stat()
-			if err != nil {
-				continue
-			}
+			// Bitswap and the bulk path together.
+			got := uint64(max(0, m.n.Received().Bytes))
 			m.mu.Lock()
-			m.samples = append(m.samples, rateSample{now, st.DataReceived})
+			m.samples = append(m.samples, rateSample{now, got})
 			if len(m.samples) > 6 {
 				m.samples = m.samples[len(m.samples)-6:]
 			}
