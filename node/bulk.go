@@ -449,6 +449,7 @@ type bulkFetch struct {
 
 	src      peer.ID   // the peer requests go to
 	alts     []peer.ID // others that have the root
+	probeCID cid.Cid   // what the sources said they have
 	lastByte atomic.Int64
 
 	mu     sync.Mutex
@@ -472,7 +473,8 @@ func (f *bulkFetch) run(ctx context.Context) error {
 		return nil
 	}
 	f.push(items)
-	if err := f.findSource(ctx, items[0].c); err != nil {
+	f.probeCID = items[0].c
+	if err := f.findSource(ctx, f.probeCID); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -695,7 +697,7 @@ func (f *bulkFetch) watchStall(ctx context.Context) {
 		if f.b.n.Host.Network().Connectedness(src) != network.Connected {
 			continue
 		}
-		if f.b.has(ctx, src, f.root) || ctx.Err() != nil {
+		if f.b.has(ctx, src, f.probeCID) || ctx.Err() != nil {
 			f.lastByte.Store(time.Now().UnixNano())
 			continue
 		}
