@@ -93,6 +93,9 @@ const (
 	minPartial = 16 << 10
 	// maxPartials bounds the bytes of cut-off blocks kept for resuming.
 	maxPartials = 64 << 20
+	// bulkMaxFails is how many requests in a row may fail, with the
+	// source connected, before the source is given up for this fetch.
+	bulkMaxFails = 12
 	// bulkWholeMax is the largest subtree (by its link's size) asked for
 	// whole before its top block is seen. A larger one is asked for block
 	// by block from the top, because a new version of a large file shares
@@ -450,6 +453,11 @@ type bulkFetch struct {
 	src      peer.ID   // the peer requests go to
 	alts     []peer.ID // others that have the root
 	probeCID cid.Cid   // what the sources said they have
+	fails    atomic.Int32 // requests failed in a row
+
+	genMu     sync.Mutex
+	gen       context.Context // the context of the requests in flight
+	genCancel context.CancelFunc
 	lastByte atomic.Int64
 
 	mu     sync.Mutex
@@ -518,6 +526,22 @@ func (f *bulkFetch) run(ctx context.Context) error {
 		}
 		if r.err != nil && ctx.Err() != nil {
 			continue
+		}
+		switch {
+		case r.err == nil:
+			f.fails.Store(0)
+		case !errors.Is(r.err, errNoBulkSource) && !r.bad && f.b.n.Host.Network().Connectedness(f.source()) == network.Connected:
+			// A source that fails every request while connected (it
+			// resets streams, or its gateway errs) is given up on, as
+			// a bad one is.
+			if f.fails.Add(1) >= bulkMaxFails {
+				f.b.log.Info("the source fails every request; trying another", "peer", f.src, "err", r.err)
+				f.fails.Store(0)
+				if !f.nextSource() {
+					f.drain(&inflight, results)
+					return fmt.Errorf("bulk fetch %s: %d requests in a row failed: %w", f.root, bulkMaxFails, r.err)
+				}
+			}
 		}
 		if errors.Is(r.err, errNoBulkSource) {
 			// The source does not have this part: try the others,
@@ -663,6 +687,12 @@ func (f *bulkFetch) probe(ctx context.Context, c cid.Cid, cands []peer.ID) bool 
 	return true
 }
 
+func (f *bulkFetch) source() peer.ID {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.src
+}
+
 // nextSource moves to an alternative source, if there is one.
 func (f *bulkFetch) nextSource() bool {
 	f.mu.Lock()
@@ -694,25 +724,57 @@ func (f *bulkFetch) watchStall(ctx context.Context) {
 		f.mu.Lock()
 		src := f.src
 		f.mu.Unlock()
-		if f.b.n.Host.Network().Connectedness(src) != network.Connected {
-			continue
+		if f.b.n.Host.Network().Connectedness(src) == network.Connected {
+			if f.b.has(ctx, src, f.probeCID) || ctx.Err() != nil {
+				f.lastByte.Store(time.Now().UnixNano())
+				continue
+			}
+			f.b.log.Info("no data from the peer for a while and it does not answer; closing the connection to redial", "peer", src, "quiet", bulkStall)
+			_ = f.b.n.Host.Network().ClosePeer(src)
 		}
-		if f.b.has(ctx, src, f.probeCID) || ctx.Err() != nil {
-			f.lastByte.Store(time.Now().UnixNano())
-			continue
-		}
-		f.b.log.Info("no data from the peer for a while and it does not answer; closing the connection to redial", "peer", src, "quiet", bulkStall)
-		_ = f.b.n.Host.Network().ClosePeer(src)
+		// Requests still waiting on the old connection are ended; they
+		// are planned again and sent once the source is back.
+		f.abortRequests()
 		f.lastByte.Store(time.Now().UnixNano())
 	}
 }
 
+// requestCtx is the context requests are made in: the fetch's, until
+// abortRequests ends the current one.
+func (f *bulkFetch) requestCtx(parent context.Context) context.Context {
+	f.genMu.Lock()
+	defer f.genMu.Unlock()
+	if f.gen == nil || f.gen.Err() != nil {
+		f.gen, f.genCancel = context.WithCancel(parent)
+	}
+	return f.gen
+}
+
+func (f *bulkFetch) abortRequests() {
+	f.genMu.Lock()
+	defer f.genMu.Unlock()
+	if f.genCancel != nil {
+		f.genCancel()
+	}
+	f.gen = nil
+}
+
 // do makes one request and stores what arrives.
-func (f *bulkFetch) do(ctx context.Context, it *item) itemResult {
+func (f *bulkFetch) do(fetchCtx context.Context, it *item) itemResult {
+	ctx := f.requestCtx(fetchCtx)
 	f.mu.Lock()
 	src := f.src
 	f.mu.Unlock()
-	if err := f.b.reconnect(ctx, src); err != nil {
+	if n := f.fails.Load(); n > 0 {
+		// After failures, a pause that grows with them: a source that
+		// errs at once must not be hammered.
+		select {
+		case <-ctx.Done():
+			return itemResult{it: it, err: ctx.Err()}
+		case <-time.After(min(50*time.Millisecond*time.Duration(n), 2*time.Second)):
+		}
+	}
+	if err := f.b.reconnect(fetchCtx, src); err != nil {
 		return itemResult{it: it, err: err}
 	}
 	bc, err := f.b.client(ctx, src)

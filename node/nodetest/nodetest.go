@@ -209,10 +209,17 @@ func (nw *Network) Unlink(i, j int) {
 		nw.t.Fatal("Unlink needs a mocknet network")
 	}
 	a, b := nw.Nodes[i].Host.ID(), nw.Nodes[j].Host.ID()
-	_ = nw.mn.DisconnectPeers(a, b)
-	if err := nw.mn.UnlinkPeers(a, b); err != nil {
-		nw.t.Fatalf("unlink %d and %d: %v", i, j, err)
+	// Every start links all pairs again, so there may be several links.
+	links := nw.mn.LinksBetweenPeers(a, b)
+	if len(links) == 0 {
+		nw.t.Fatalf("unlink %d and %d: they are not linked", i, j)
 	}
+	for _, l := range links {
+		if err := nw.mn.Unlink(l); err != nil {
+			nw.t.Fatalf("unlink %d and %d: %v", i, j, err)
+		}
+	}
+	_ = nw.mn.DisconnectPeers(a, b)
 }
 
 // Relink restores the mocknet link between nodes i and j that Unlink cut,
