@@ -450,15 +450,15 @@ type bulkFetch struct {
 	wd       *watchdog
 	progress func(api.Progress)
 
-	src      peer.ID   // the peer requests go to
-	alts     []peer.ID // others that have the root
-	probeCID cid.Cid   // what the sources said they have
+	src      peer.ID      // the peer requests go to
+	alts     []peer.ID    // others that have the root
+	probeCID cid.Cid      // what the sources said they have
 	fails    atomic.Int32 // requests failed in a row
 
 	genMu     sync.Mutex
 	gen       context.Context // the context of the requests in flight
 	genCancel context.CancelFunc
-	lastByte atomic.Int64
+	lastByte  atomic.Int64
 
 	mu     sync.Mutex
 	queue  []*item
