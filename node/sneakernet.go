@@ -242,21 +242,82 @@ func (n *Node) ExportLibraries(ctx context.Context, opts api.LibraryExportOption
 
 // exportTargets lists the libraries an export is for: the have-file's,
 // with what the receiver holds of each, or for a full export the named
-// ones (else every library this node publishes or follows).
+// ones (else every library this node publishes or follows); and, as the
+// receiver's mirror will follow them, the libraries these include.
 func (n *Node) exportTargets(ctx context.Context, opts api.LibraryExportOptions) ([]exportTarget, error) {
+	targets, receiver, err := n.askedTargets(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return n.withIncludes(ctx, targets, receiver, opts.Policy != nil)
+}
+
+// withIncludes adds to targets, transitively, the libraries they include
+// as this node's records of them say, leaving out the receiver's own
+// library. An included library gets its includer's policy, as the
+// receiver's mirror gives it; in a full export without a policy asked
+// for, one this node follows keeps this node's policy.
+func (n *Node) withIncludes(ctx context.Context, targets []exportTarget, receiver string, fixedPolicy bool) ([]exportTarget, error) {
+	in := map[string]bool{}
+	for _, t := range targets {
+		in[t.name.String()] = true
+	}
+	for i := 0; i < len(targets); i++ {
+		v, _, err := n.heldLibrary(ctx, targets[i].name)
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			continue
+		}
+		for _, inc := range v.Library().Includes {
+			name, err := library.ParseName(inc)
+			if err != nil || in[name.String()] || (receiver != "" && name.Peer().String() == receiver) {
+				continue
+			}
+			in[name.String()] = true
+			t := exportTarget{name: name, policy: targets[i].policy}
+			if !fixedPolicy {
+				if p, ok := n.followPolicy(ctx, name); ok && targets[i].holding == nil {
+					t.policy = p
+				}
+			}
+			targets = append(targets, t)
+		}
+	}
+	return targets, nil
+}
+
+// followPolicy returns the policy this node follows name with, if it does.
+func (n *Node) followPolicy(ctx context.Context, name ipns.Name) (mirror.Policy, bool) {
+	members, err := n.closure(ctx)
+	if err != nil {
+		return mirror.Policy{}, false
+	}
+	for _, mb := range members {
+		if mb.name.Equal(name) {
+			return mb.policy, true
+		}
+	}
+	return mirror.Policy{}, false
+}
+
+// askedTargets lists the libraries asked for, and the receiver's peer ID
+// (from the have-file) if known.
+func (n *Node) askedTargets(ctx context.Context, opts api.LibraryExportOptions) ([]exportTarget, string, error) {
 	if opts.Have != nil {
 		if len(opts.Libraries) > 0 || opts.Policy != nil {
-			return nil, fmt.Errorf("%w: a have-file says which libraries to export and what to keep of them: name no libraries and no policy with it", api.ErrInvalid)
+			return nil, "", fmt.Errorf("%w: a have-file says which libraries to export and what to keep of them: name no libraries and no policy with it", api.ErrInvalid)
 		}
 		h, err := sneakernet.DecodeHave(opts.Have)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", api.ErrInvalid, err)
+			return nil, "", fmt.Errorf("%w: %w", api.ErrInvalid, err)
 		}
 		var out []exportTarget
 		for _, hl := range h.Libraries {
 			name, err := library.ParseName(hl.Name)
 			if err != nil {
-				return nil, fmt.Errorf("%w: have-file: %w", api.ErrInvalid, err)
+				return nil, "", fmt.Errorf("%w: have-file: %w", api.ErrInvalid, err)
 			}
 			t := exportTarget{name: name, policy: hl.Policy.Mirror(), seq: hl.Sequence, root: hl.Root, holding: cid.NewSet()}
 			for _, c := range hl.Versions {
@@ -265,21 +326,21 @@ func (n *Node) exportTargets(ctx context.Context, opts api.LibraryExportOptions)
 			out = append(out, t)
 		}
 		if len(out) == 0 {
-			return nil, fmt.Errorf("%w: the have-file lists no library: its node follows none (`commons follow`)", api.ErrInvalid)
+			return nil, "", fmt.Errorf("%w: the have-file lists no library: its node follows none (`commons follow`)", api.ErrInvalid)
 		}
-		return out, nil
+		return out, h.Node, nil
 	}
 	var policy *mirror.Policy
 	if opts.Policy != nil {
 		p := toPolicy(*opts.Policy)
 		if err := p.Validate(); err != nil {
-			return nil, fmt.Errorf("%w: %w", api.ErrInvalid, err)
+			return nil, "", fmt.Errorf("%w: %w", api.ErrInvalid, err)
 		}
 		policy = &p
 	}
 	members, err := n.closure(ctx)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	own, ownErr := n.libraryName()
 	policyOf := func(name ipns.Name) mirror.Policy {
@@ -299,14 +360,14 @@ func (n *Node) exportTargets(ctx context.Context, opts api.LibraryExportOptions)
 		for _, s := range opts.Libraries {
 			name, err := library.ParseName(s)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %w", api.ErrInvalid, err)
+				return nil, "", fmt.Errorf("%w: %w", api.ErrInvalid, err)
 			}
 			if !seen[name.String()] {
 				seen[name.String()] = true
 				out = append(out, exportTarget{name: name, policy: policyOf(name)})
 			}
 		}
-		return out, nil
+		return out, "", nil
 	}
 	if ownErr == nil {
 		if _, ok, err := n.ownLibraryState(ctx); err == nil && ok {
@@ -317,9 +378,9 @@ func (n *Node) exportTargets(ctx context.Context, opts api.LibraryExportOptions)
 		out = append(out, exportTarget{name: mb.name, policy: policyOf(mb.name)})
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: this node publishes no library and follows none", api.ErrNotFound)
+		return nil, "", fmt.Errorf("%w: this node publishes no library and follows none", api.ErrNotFound)
 	}
-	return out, nil
+	return out, "", nil
 }
 
 // exportLibrary plans one library of an export: what t's policy keeps of
@@ -627,14 +688,35 @@ func (n *Node) importExport(ctx context.Context, r io.Reader, opts api.ImportOpt
 		return refuse(err)
 	}
 	defer ar.Close()
-	mc := ar.Roots()[0]
-	mblock, err := ar.Get(ctx, mc)
+	x, err := n.checkExportCAR(ctx, ar, opts, report)
 	if err != nil {
 		return refuse(err)
 	}
+	return n.applyExportCAR(ctx, x, opts, report)
+}
+
+// exportCAR is an export CAR checked completely, and what importing it
+// does.
+type exportCAR struct {
+	ar       *carfile.Archive
+	manifest cid.Cid
+	libs     []*importLib
+	// store holds the CAR's blocks to store: those of the records taken
+	// and of the versions to pin, nothing else.
+	store *cid.Set
+}
+
+// checkExportCAR makes every check of an export CAR and plans its import,
+// writing nothing: see api.SneakernetService.ImportCAR.
+func (n *Node) checkExportCAR(ctx context.Context, ar *carfile.Archive, opts api.ImportOptions, report func(phase string, blocks, bytes, total int64)) (*exportCAR, error) {
+	mc := ar.Roots()[0]
+	mblock, err := ar.Get(ctx, mc)
+	if err != nil {
+		return nil, err
+	}
 	man, err := sneakernet.DecodeManifest(mblock.RawData())
 	if err != nil {
-		return refuse(err)
+		return nil, err
 	}
 	dag := merkledag.NewDAGService(blockservice.New(&archiveStore{ar: ar, local: n.Blockstore}, nil))
 
@@ -644,7 +726,7 @@ func (n *Node) importExport(ctx context.Context, r io.Reader, opts api.ImportOpt
 	for _, ml := range man.Libraries {
 		il, err := n.checkExportLibrary(ctx, dag, ml)
 		if err != nil {
-			return refuse(err)
+			return nil, err
 		}
 		libs = append(libs, il)
 		byName[ml.Name] = il
@@ -685,20 +767,20 @@ func (n *Node) importExport(ctx context.Context, r io.Reader, opts api.ImportOpt
 		}
 		for _, v := range il.ml.Versions {
 			if err := walk(v, walked, seen, fmt.Sprintf("library %s, version %s", il.ml.Name, v)); err != nil {
-				return refuse(err)
+				return nil, err
 			}
 		}
 	}
 	for _, c := range ar.Keys() {
 		if !seen.Has(c) {
-			return refuse(fmt.Errorf("block %s is not part of any library root or version the export manifest lists: a foreign CAR (made by something else than `commons export`, or added to)", c))
+			return nil, fmt.Errorf("block %s is not part of any library root or version the export manifest lists: a foreign CAR (made by something else than `commons export`, or added to)", c)
 		}
 	}
 
 	// What this node will follow, and what each policy keeps.
 	members, err := n.importClosure(ctx, libs, byName, opts)
 	if err != nil {
-		return api.ImportResult{}, fmt.Errorf("import: %w", err)
+		return nil, err
 	}
 	own, _ := n.libraryName()
 	for _, il := range libs {
@@ -714,7 +796,7 @@ func (n *Node) importExport(ctx context.Context, r io.Reader, opts api.ImportOpt
 			continue
 		}
 		if err := n.planImport(ctx, dag, il, mb); err != nil {
-			return refuse(err)
+			return nil, err
 		}
 	}
 
@@ -731,13 +813,19 @@ func (n *Node) importExport(ctx context.Context, r io.Reader, opts api.ImportOpt
 		}
 		for _, b := range il.pins {
 			if err := walk(b.Root, stored, store, fmt.Sprintf("library %s, version %s", il.ml.Name, b.Root)); err != nil {
-				return refuse(err)
+				return nil, err
 			}
 		}
 	}
+	return &exportCAR{ar: ar, manifest: mc, libs: libs, store: store}, nil
+}
 
-	// Everything is verified: store, follow, take the records, pin.
-	res := api.ImportResult{Roots: ar.Roots(), Manifest: mc}
+// applyExportCAR imports a checked export CAR: it stores the blocks (one
+// commit point), then follows, takes the records and pins, as the mirror
+// would. The caller holds the locks importExport takes.
+func (n *Node) applyExportCAR(ctx context.Context, x *exportCAR, opts api.ImportOptions, report func(phase string, blocks, bytes, total int64)) (api.ImportResult, error) {
+	ar, store, libs := x.ar, x.store, x.libs
+	res := api.ImportResult{Roots: ar.Roots(), Manifest: x.manifest}
 	var total int64
 	for _, c := range store.Keys() {
 		if size, ok := ar.Size(c); ok {
@@ -765,7 +853,7 @@ func (n *Node) importExport(ctx context.Context, r io.Reader, opts api.ImportOpt
 		}
 		b, err := ar.Get(ctx, c)
 		if err != nil {
-			return refuse(err)
+			return api.ImportResult{}, fmt.Errorf("import: %w: %w", api.ErrInvalid, err)
 		}
 		batch = append(batch, b)
 		batchBytes += int64(len(b.RawData()))

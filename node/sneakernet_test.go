@@ -324,9 +324,10 @@ func TestSneakernetRoundTrip(t *testing.T) {
 	if dres.Libraries[0].Versions != 1 || dres.Libraries[0].Held != 1 || fres.Libraries[0].Versions != 2 {
 		t.Fatalf("delta %+v, full %+v", dres, fres)
 	}
-	ds, fs := size(t, delta), size(t, full)
-	t.Logf("one-version update (100 bytes edited in a 16 MiB file; bundle %d bytes): delta CAR %d bytes (%d blocks), full CAR %d bytes (%d blocks, both versions), %.2f%%",
-		v2.Bytes, ds, dres.Blocks, fs, fres.Blocks, 100*float64(ds)/float64(fs))
+	latestFull, lres := exportTo(t, a, api.LibraryExportOptions{Policy: &api.FollowPolicy{Mode: api.PolicyLatest}})
+	ds, fs, ls := size(t, delta), size(t, full), size(t, latestFull)
+	t.Logf("one-version update (100 bytes edited in the middle of a 16 MiB CAD file; bundle %d bytes): delta CAR %d bytes (%d blocks); full CAR %d bytes (%d blocks, both versions), %.2f%%; full CAR of the new version alone %d bytes (%d blocks), %.2f%%",
+		v2.Bytes, ds, dres.Blocks, fs, fres.Blocks, 100*float64(ds)/float64(fs), ls, lres.Blocks, 100*float64(ds)/float64(ls))
 	if ds*20 > fs {
 		t.Fatalf("the delta (%d bytes) is not much smaller than the full export (%d bytes)", ds, fs)
 	}
@@ -719,4 +720,60 @@ func TestSneakernetFirstInstall(t *testing.T) {
 	if res, err := b.Import(ctx, &plain, nil); err != nil || res.Manifest.Defined() || len(res.Roots) != 1 || !res.Roots[0].Equals(v1.CID) {
 		t.Fatalf("plain import: %+v %v", res, err)
 	}
+}
+
+// TestSneakernetIncludes: libraries travel through a hub by sneakernet
+// alone. A campus library includes A's; the hub follows the campus and
+// learns A's library from the campus's record, gets each from its
+// publisher by have-file and export; a village that follows only the
+// campus then gets both from the hub in one CAR, A's followed through the
+// include the same CAR carries.
+func TestSneakernetIncludes(t *testing.T) {
+	ctx := context.Background()
+	a, _ := offlineNode(t)
+	campus, _ := offlineNode(t)
+	hub, _ := offlineNode(t)
+	village, _ := offlineNode(t)
+	dir, _ := cadFolder(t, 1<<20)
+	v1 := publishBundle(t, a, dir, metadata.Metadata{})
+	aLib, _ := a.Library(ctx)
+	cLib, err := campus.Include(ctx, aLib.Name, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trip := func(from, to *node.Node) api.ImportResult {
+		t.Helper()
+		have, err := to.Have(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := exportTo(t, from, api.LibraryExportOptions{Have: have})
+		return mustImport(t, to, p, api.ImportOptions{})
+	}
+	if _, err := hub.Follow(ctx, cLib.Name, api.FollowPolicy{}); err != nil {
+		t.Fatal(err)
+	}
+	trip(campus, hub)
+	if st := mirrorOf(t, hub, aLib.Name); st.Direct || len(st.Via) != 1 || st.Sequence != 0 {
+		t.Fatalf("the hub does not follow A's library through the campus: %+v", st)
+	}
+	if imp := trip(a, hub); len(imp.Libraries) != 1 || len(imp.Libraries[0].Pinned) != 1 {
+		t.Fatalf("A to the hub: %+v", imp)
+	}
+	if _, err := village.Follow(ctx, cLib.Name, api.FollowPolicy{Mode: api.PolicyLatest}); err != nil {
+		t.Fatal(err)
+	}
+	imp := trip(hub, village)
+	if len(imp.Libraries) != 2 {
+		t.Fatalf("hub to the village: %+v", imp)
+	}
+	if !pinned(t, village, v1.CID) {
+		t.Fatal("the village did not pin A's bundle, included by the campus")
+	}
+	for _, name := range []string{aLib.Name, cLib.Name} {
+		if st := mirrorOf(t, village, name); st.State != api.MirrorCurrent || st.Sequence == 0 || st.Policy.Mode != api.PolicyLatest {
+			t.Fatalf("village status of %s: %+v", name, st)
+		}
+	}
+	mustVerify(t, village)
 }
