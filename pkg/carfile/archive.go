@@ -105,48 +105,15 @@ func sectionOf(r io.Reader) (*io.SectionReader, bool) {
 }
 
 func (a *Archive) scan(ctx context.Context, r io.Reader, opts ImportOptions) error {
-	s, err := newScanner(r, opts.MaxBlockSize)
+	opts.RequireComplete = false // the caller judges completeness
+	ck, err := check(ctx, r, opts, func(b block) {
+		a.spans[b.cid.KeyString()] = span{off: b.end - int64(len(b.data)), size: len(b.data)}
+		a.keys = append(a.keys, b.cid)
+	})
 	if err != nil {
 		return err
 	}
-	a.roots = s.roots
-	a.res.Roots = s.roots
-	present := make(map[string]bool)
-	var sections, read int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("check CAR: %w", err)
-		}
-		b, err := s.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		sections++
-		read += int64(len(b.data))
-		if opts.CheckProgress != nil {
-			opts.CheckProgress(sections, read)
-		}
-		if isIdentity(b.cid) {
-			continue
-		}
-		key := b.cid.KeyString()
-		if _, dup := a.spans[key]; dup {
-			continue
-		}
-		a.spans[key] = span{off: b.end - int64(len(b.data)), size: len(b.data)}
-		present[key] = false
-		a.keys = append(a.keys, b.cid)
-		a.res.Blocks++
-		a.res.Bytes += int64(len(b.data))
-	}
-	for _, root := range s.roots {
-		if err := checkRoot(ctx, root, present, opts); err != nil {
-			return err
-		}
-	}
+	a.roots, a.res = ck.res.Roots, ck.res
 	return nil
 }
 
