@@ -300,8 +300,8 @@ func (n *Node) Export(ctx context.Context, p string, w io.Writer, progress func(
 	return nil
 }
 
-// Import implements api.Service.
-func (n *Node) Import(ctx context.Context, r io.Reader, progress func(api.Progress)) (api.ImportResult, error) {
+// importPlain imports a CAR that is not an export (Import).
+func (n *Node) importPlain(ctx context.Context, r io.Reader, progress func(api.Progress)) (api.ImportResult, error) {
 	defer n.Blockstore.PinLock(ctx).Unlock(ctx)
 	opts := carfile.ImportOptions{
 		RequireComplete: true,

@@ -55,6 +55,20 @@ func (n *Node) closure(ctx context.Context) ([]*member, error) {
 	if err != nil {
 		return nil, err
 	}
+	return n.closureOf(follows, func(name string) ([]string, error) {
+		k, ok, err := n.mirrorState.Known(ctx, name)
+		if err != nil || !ok {
+			return nil, err
+		}
+		return k.Includes, nil
+	})
+}
+
+// closureOf is closure over the given follows, with includes telling what
+// the newest record of a library includes (nothing when none is known),
+// so that an import can work out what will be followed once its records
+// are taken.
+func (n *Node) closureOf(follows []mirror.Follow, includes func(name string) ([]string, error)) ([]*member, error) {
 	own, _ := n.libraryName()
 	byName := map[string]*member{}
 	var order []*member
@@ -72,14 +86,11 @@ func (n *Node) closure(ctx context.Context) ([]*member, error) {
 	for len(queue) > 0 {
 		m := queue[0]
 		queue = queue[1:]
-		k, ok, err := n.mirrorState.Known(ctx, m.name.String())
+		incs, err := includes(m.name.String())
 		if err != nil {
 			return nil, err
 		}
-		if !ok {
-			continue
-		}
-		for _, inc := range k.Includes {
+		for _, inc := range incs {
 			name, err := library.ParseName(inc)
 			if err != nil || name.Equal(own) {
 				continue
@@ -346,6 +357,17 @@ func (m *mirrorService) noteError(lib, msg string) {
 // mirror plans again. An older record is refused with mirror.ErrStale and
 // changes nothing.
 func (n *Node) offerRecord(ctx context.Context, name ipns.Name, data []byte, source string) error {
+	if m := n.mirror; m != nil {
+		m.offerMu.Lock()
+		defer m.offerMu.Unlock()
+	}
+	return n.takeRecord(ctx, name, data, source, false)
+}
+
+// takeRecord is offerRecord for a caller that holds the mirror's offerMu
+// (when there is a mirror), and also the pin lock if locked is set (an
+// import that has just stored the library's blocks).
+func (n *Node) takeRecord(ctx context.Context, name ipns.Name, data []byte, source string, locked bool) error {
 	rec, err := library.CheckRecord(name, data)
 	if err != nil {
 		return err
@@ -355,10 +377,6 @@ func (n *Node) offerRecord(ctx context.Context, name ipns.Name, data []byte, sou
 		return fmt.Errorf("library %s: %w (this node publishes it)", key, mirror.ErrStale)
 	}
 	m := n.mirror
-	if m != nil {
-		m.offerMu.Lock()
-		defer m.offerMu.Unlock()
-	}
 	known, ok, err := n.mirrorState.Known(ctx, key)
 	if err != nil {
 		return err
@@ -392,8 +410,10 @@ func (n *Node) offerRecord(ctx context.Context, name ipns.Name, data []byte, sou
 	if ok && l.Sequence <= known.Sequence {
 		return fmt.Errorf("library %s: record %d points at library %d: %w (%d kept)", key, rec.Sequence, l.Sequence, mirror.ErrStale, known.Sequence)
 	}
-	unlock := n.Blockstore.PinLock(ctx)
-	defer unlock.Unlock(ctx)
+	if !locked {
+		unlock := n.Blockstore.PinLock(ctx)
+		defer unlock.Unlock(ctx)
+	}
 	holder := structureHolder(key)
 	keepSet := cid.NewSet()
 	for _, c := range structure {
@@ -513,21 +533,11 @@ func (m *mirrorService) plan(ctx context.Context, mb *member, local bool) []*mir
 		return nil
 	}
 	l := v.Library()
-	var versions []mirror.Version
-	expect := map[cid.Cid]crypto.PubKey{}
-	for _, e := range l.Bundles {
-		versions = append(versions, mirror.Version{Root: e.Root, Bundle: e.Name, Sequence: e.Sequence, Size: e.Size, Updated: e.Updated})
-		if mb.policy.Mode == mirror.Latest {
-			continue
+	versions, expect, errs := libraryVersions(ctx, l, mb.policy, m.record(local))
+	if ctx.Err() == nil && !local {
+		for _, err := range errs {
+			m.noteError(key, err.Error())
 		}
-		chain, key2, err := m.chain(ctx, e, local)
-		if err != nil && ctx.Err() == nil && !local {
-			m.noteError(key, fmt.Sprintf("%s: older versions: %v", e.Name, err))
-		}
-		for _, c := range chain {
-			expect[c.Root] = key2
-		}
-		versions = append(versions, chain...)
 	}
 	keep, skip := mirror.Plan(mb.policy, versions)
 	var tasks []*mirrorTask
@@ -581,13 +591,17 @@ func (m *mirrorService) plan(ctx context.Context, mb *member, local bool) []*mir
 	return tasks
 }
 
-// chain lists the versions before e's (its parents, theirs, ...), from
-// the bundle index where they were verified before, else by loading their
-// manifests (fetching only the bundle roots and manifests). It returns the
-// key every one of them must be signed by: the head's publisher.
-func (m *mirrorService) chain(ctx context.Context, e library.Entry, local bool) ([]mirror.Version, crypto.PubKey, error) {
+// recordFunc returns what the index keeps of the verified bundle version
+// at root, which must be signed by expect (nil: any key).
+type recordFunc func(ctx context.Context, root cid.Cid, expect crypto.PubKey) (bundle.Record, error)
+
+// record reads versions from the bundle index where they were verified
+// before, else by loading their manifests (fetching only the bundle roots
+// and manifests); with local set, from the index alone (status while
+// offline).
+func (m *mirrorService) record(local bool) recordFunc {
 	n := m.n
-	record := func(root cid.Cid, expect crypto.PubKey) (bundle.Record, error) {
+	return func(ctx context.Context, root cid.Cid, expect crypto.PubKey) (bundle.Record, error) {
 		if r, ok, err := n.bundles.Get(ctx, root); err == nil && ok {
 			return r, nil
 		}
@@ -600,7 +614,38 @@ func (m *mirrorService) chain(ctx context.Context, e library.Entry, local bool) 
 		}
 		return bundle.RecordOf(b), nil
 	}
-	head, err := record(e.Root, nil)
+}
+
+// libraryVersions lists the versions of l a policy chooses from: every
+// bundle's newest version and, unless p keeps only those, the versions
+// before it (chainOf). expect maps each older version to the key it must
+// be signed by (its head's publisher); errs says, per bundle, why a chain
+// ends early. The mirror plans with it, and so do sneakernet exports and
+// imports, so that all three agree on what a policy keeps.
+func libraryVersions(ctx context.Context, l *library.Library, p mirror.Policy, record recordFunc) (versions []mirror.Version, expect map[cid.Cid]crypto.PubKey, errs []error) {
+	expect = map[cid.Cid]crypto.PubKey{}
+	for _, e := range l.Bundles {
+		versions = append(versions, mirror.Version{Root: e.Root, Bundle: e.Name, Sequence: e.Sequence, Size: e.Size, Updated: e.Updated})
+		if p.Mode == mirror.Latest {
+			continue
+		}
+		chain, key, err := chainOf(ctx, e, record)
+		if err != nil && ctx.Err() == nil {
+			errs = append(errs, fmt.Errorf("%s: older versions: %w", e.Name, err))
+		}
+		for _, c := range chain {
+			expect[c.Root] = key
+		}
+		versions = append(versions, chain...)
+	}
+	return versions, expect, errs
+}
+
+// chainOf lists the versions before e's (its parents, theirs, ...) as
+// record reads them. It returns the key every one of them must be signed
+// by: the head's publisher.
+func chainOf(ctx context.Context, e library.Entry, record recordFunc) ([]mirror.Version, crypto.PubKey, error) {
+	head, err := record(ctx, e.Root, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -628,7 +673,7 @@ func (m *mirrorService) chain(ctx context.Context, e library.Entry, local bool) 
 		if !seen.Visit(it.root) {
 			continue
 		}
-		r, err := record(it.root, pub)
+		r, err := record(ctx, it.root, pub)
 		if err != nil {
 			return out, pub, err
 		}
@@ -801,21 +846,43 @@ func (m *mirrorService) fetch(ctx context.Context, t *mirrorTask) error {
 	if err != nil {
 		return refusal{fmt.Errorf("%s: %w", t.v.Bundle, bundleError(err))}
 	}
+	if err := n.mirrorable(b); err != nil {
+		return refusal{err}
+	}
+	return n.pinVersion(ctx, t.lib, b)
+}
+
+// errNotOpen: a bundle version that is not open source, on a node whose
+// mirror.allow_non_open is off.
+var errNotOpen = errors.New("not open source")
+
+// mirrorable checks a verified version's licences as a mirror does: they
+// must be what the manifest claims (open or not), and open unless
+// mirror.allow_non_open is set (errNotOpen).
+func (n *Node) mirrorable(b *bundle.Bundle) error {
 	mf := b.Manifest()
 	rep, err := license.CheckTriple(license.Triple{Hardware: mf.Licenses.Hardware, Software: mf.Licenses.Software, Documentation: mf.Licenses.Documentation}, true)
 	switch {
 	case err != nil:
-		return refusal{fmt.Errorf("%s: licences: %w", b, err)}
+		return fmt.Errorf("%s: licences: %w", b, err)
 	case rep.Open != mf.OpenSource:
-		return refusal{fmt.Errorf("%s: the manifest says open source = %t, its licences say %t", b, mf.OpenSource, rep.Open)}
+		return fmt.Errorf("%s: the manifest says open source = %t, its licences say %t", b, mf.OpenSource, rep.Open)
 	case !rep.Open && !n.settings.Mirror.AllowNonOpen:
-		return refusal{fmt.Errorf("%s is not open source (%s / %s / %s); set mirror.allow_non_open to mirror it", b, mf.Licenses.Hardware, mf.Licenses.Software, mf.Licenses.Documentation)}
+		return fmt.Errorf("%s is %w (%s / %s / %s); set mirror.allow_non_open to mirror it", b, errNotOpen, mf.Licenses.Hardware, mf.Licenses.Software, mf.Licenses.Documentation)
 	}
-	return n.pinLocal(ctx, root, mf.Name, func() error {
+	return nil
+}
+
+// pinVersion pins a verified version whose blocks are all stored, for the
+// library lib (its hold), and makes it durable; the caller holds the pin
+// lock.
+func (n *Node) pinVersion(ctx context.Context, lib string, b *bundle.Bundle) error {
+	root := b.Root
+	return n.pinLocal(ctx, root, b.Manifest().Name, func() error {
 		if err := n.bundles.Advance(ctx, b); err != nil && !errors.Is(err, bundle.ErrStale) {
 			return err
 		}
-		if err := n.mirrorState.Hold(ctx, root, t.lib); err != nil {
+		if err := n.mirrorState.Hold(ctx, root, lib); err != nil {
 			return err
 		}
 		return n.mirrorState.Unwant(ctx, root)

@@ -16,3 +16,9 @@ var BundleSchema []byte
 //
 //go:embed library.ipldsch
 var LibrarySchema []byte
+
+// SneakernetSchema is the IPLD schema (DSL) of the have-file and of the
+// export manifest, schema version 1 of each.
+//
+//go:embed sneakernet.ipldsch
+var SneakernetSchema []byte

@@ -44,6 +44,7 @@ const exitCodesHelp = `Exit codes:
   5    repo problem: no repo (run 'commons init'), repo in use, invalid config
   6    needs the network: start 'commons daemon' first
   7    verify found damage that remains (run 'commons verify --repair')
+  8    export wrote a partial CAR: some versions are not stored on this node
   130  interrupted`
 
 func (a *app) rootCommand() *cobra.Command {
@@ -100,7 +101,7 @@ the network say so.
 		a.logCommand(), a.libraryCommand(), a.followCommand(), a.unfollowCommand(), a.mirrorCommand(), a.verifyCommand(),
 		a.getCommand(), a.catCommand(),
 		a.lsCommand(), a.pinCommand(), a.gcCommand(), a.idCommand(), a.peersCommand(),
-		a.connectCommand(), a.exportCommand(), a.importCommand(), a.statsCommand(), a.versionCommand(),
+		a.connectCommand(), a.exportCommand(), a.importCommand(), a.haveCommand(), a.statsCommand(), a.versionCommand(),
 	)
 	return root
 }
@@ -581,67 +582,166 @@ func (a *app) connectCommand() *cobra.Command {
 }
 
 func (a *app) exportCommand() *cobra.Command {
-	var out string
+	var out, haveFile, quota string
+	var libraries, latest bool
 	cmd := &cobra.Command{
-		Use:   "export CID[/PATH] -o FILE.car",
-		Short: "Write a whole DAG to a CAR file (fetching what is missing)",
-		Args:  args(1, "one CID or path"),
+		Use:   "export (CID[/PATH] | --libraries [LIBRARY...] | --for HAVE-FILE) -o FILE.car",
+		Short: "Write a DAG, or libraries for a node with no network, to a CAR file",
+		Long: `Write a CAR file (CARv1).
+
+  commons export CID[/PATH] -o FILE.car
+      the whole DAG at CID[/PATH], fetching what is missing from peers.
+
+  commons export --for HAVE-FILE -o delta.car
+      sneakernet: what the node that wrote HAVE-FILE ('commons have') lacks
+      of the libraries it follows: their newest signed records and the
+      bundle versions its policies keep that it does not hold, less every
+      block it holds already. Its own policies decide (a village that keeps
+      only the newest versions gets only those).
+
+  commons export --libraries [LIBRARY...] -o full.car [--latest | --quota SIZE]
+      sneakernet, for a first install: whole libraries (the named ones, or
+      every library this node publishes or follows), each as this node keeps
+      it (its own: every version; a followed one: what its follow policy
+      keeps), or as --latest or --quota SIZE says.
+
+Only this node's store is read for a sneakernet export. A version the plan
+wants that is not stored here completely is left out and named on stderr: the
+CAR is still whole and carries the rest, and the exit code is 8 (partial).
+'commons import FILE.car' on the other node verifies everything before it
+stores anything. -o - writes to standard output, which must not be a terminal.
+
+` + exitCodesHelp,
+		Args: func(cmd *cobra.Command, argv []string) error {
+			switch {
+			case haveFile != "" && libraries:
+				return usageError{fmt.Errorf("--for and --libraries exclude each other\nRun '%s --help' for usage.", cmd.CommandPath())}
+			case haveFile != "" && len(argv) > 0:
+				return usageError{fmt.Errorf("with --for the have-file says which libraries to export: name no CID or library\nRun '%s --help' for usage.", cmd.CommandPath())}
+			case haveFile == "" && !libraries:
+				if latest || quota != "" {
+					return usageError{fmt.Errorf("--latest and --quota go with --libraries\nRun '%s --help' for usage.", cmd.CommandPath())}
+				}
+				return args(1, "one CID or path, --libraries or --for HAVE-FILE")(cmd, argv)
+			case haveFile != "" && (latest || quota != ""):
+				return usageError{fmt.Errorf("with --for the have-file's policies decide: --latest and --quota go with --libraries\nRun '%s --help' for usage.", cmd.CommandPath())}
+			}
+			return nil
+		},
 		PreRunE: func(*cobra.Command, []string) error {
 			if out == "" {
 				return usageError{errors.New("export needs -o FILE.car (use -o - for standard output)")}
 			}
+			if out == "-" && isTerminal(a.stdout) {
+				return usageError{errors.New("export writes a binary CAR: standard output is a terminal; give -o FILE.car or redirect it")}
+			}
+			if out == "-" && a.jsonOut && (libraries || haveFile != "") {
+				return usageError{errors.New("--json prints the result on standard output: write the CAR with -o FILE.car")}
+			}
 			return nil
 		},
 		RunE: a.withService(func(ctx context.Context, svc api.Service, argv []string) error {
-			var w io.Writer = a.stdout
-			var f *os.File
-			var err error
-			if out != "-" {
-				// Write beside the target and rename at the end, so an
-				// interrupted export never leaves a CAR that looks whole.
-				f, err = os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".partial-*")
+			if haveFile == "" && !libraries {
+				return a.writeOutput(out, "export", func(w io.Writer) error {
+					pr := a.progress("export", 0)
+					defer pr.done()
+					return svc.Export(ctx, argv[0], w, pr.update)
+				})
+			}
+			opts := api.LibraryExportOptions{Libraries: argv}
+			if haveFile != "" {
+				b, err := readHaveFile(haveFile)
 				if err != nil {
-					return fmt.Errorf("export: %w", err)
+					return err
 				}
-				defer os.Remove(f.Name())
-				defer f.Close()
-				w = f
+				opts.Have = b
+			} else if latest || quota != "" {
+				p, err := policyFlags(latest, quota)
+				if err != nil {
+					return err
+				}
+				opts.Policy = &p
 			}
-			pr := a.progress("export", 0)
-			err = svc.Export(ctx, argv[0], w, pr.update)
-			pr.done()
-			if err != nil {
-				return err
-			}
-			if f != nil {
-				if err := f.Chmod(0o644); err != nil {
-					return fmt.Errorf("export: %w", err)
-				}
-				if err := f.Sync(); err != nil {
-					return fmt.Errorf("export: %w", err)
-				}
-				if err := f.Close(); err != nil {
-					return fmt.Errorf("export: %w", err)
-				}
-				if err := os.Rename(f.Name(), out); err != nil {
-					return fmt.Errorf("export: %w", err)
-				}
-				if !a.quiet {
-					fmt.Fprintf(a.stderr, "wrote %s\n", out)
-				}
-			}
-			return nil
+			return a.exportLibraries(ctx, svc, opts, out)
 		}),
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "CAR file to write, or - for standard output")
+	cmd.Flags().StringVar(&haveFile, "for", "", "export what the node that wrote this have-file ('commons have') lacks")
+	cmd.Flags().BoolVar(&libraries, "libraries", false, "export whole libraries: the named ones, or every one this node publishes or follows")
+	cmd.Flags().BoolVar(&latest, "latest", false, "with --libraries: only each bundle's newest version")
+	cmd.Flags().StringVar(&quota, "quota", "", "with --libraries: newest versions first, up to this size (e.g. 20GiB)")
 	return cmd
 }
 
+// writeOutput runs write with the file out (or standard output for "-"):
+// beside the target, renamed into place at the end, so an interrupted
+// command never leaves a file that looks whole. An error of write that is
+// a partialError still puts the file in place.
+func (a *app) writeOutput(out, op string, write func(w io.Writer) error) error {
+	if out == "-" {
+		return write(a.stdout)
+	}
+	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".partial-*")
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	werr := write(f)
+	var partial partialError
+	if werr != nil && !errors.As(werr, &partial) {
+		return werr
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if err := os.Rename(f.Name(), out); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if !a.quiet && !a.jsonOut {
+		fmt.Fprintf(a.stderr, "wrote %s\n", out)
+	}
+	return werr
+}
+
 func (a *app) importCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "import FILE.car",
+	var follow, latest bool
+	var quota string
+	cmd := &cobra.Command{
+		Use:   "import FILE.car [--follow [--latest | --quota SIZE]]",
 		Short: "Verify a CAR file completely, store it and pin its roots (nothing is stored from a bad file)",
-		Args:  args(1, "one CAR file (or - for standard input)"),
+		Long: `Verify a CAR file completely and only then store it: a damaged, cut short or
+foreign file changes nothing and says why (exit 4).
+
+A plain CAR ('commons export CID'): every block is checked, its roots are
+pinned.
+
+An export CAR ('commons export --for' or '--libraries', sneakernet): every
+block's hash, every library record (signed by the library's key, pointing at
+a library signed by the same key), every version to pin (signature, layout,
+licences as the mirror checks them), that every DAG is complete (from the
+file and this repo), and that the file holds nothing else, are verified
+first. Then the blocks are stored, newer library records taken (an older one
+is skipped: this node may be newer already), and the versions each followed
+library's policy keeps are pinned, as the mirror pins them: 'commons mirror
+status' shows them. Libraries this node does not follow are skipped, unless
+--follow follows them (a first install; --latest or --quota SIZE for its
+policy).
+
+FILE.car may be - for standard input.`,
+		Args: args(1, "one CAR file (or - for standard input)"),
+		PreRunE: func(*cobra.Command, []string) error {
+			if !follow && (latest || quota != "") {
+				return usageError{errors.New("--latest and --quota go with --follow")}
+			}
+			return nil
+		},
 		RunE: a.withService(func(ctx context.Context, svc api.Service, argv []string) error {
 			var r io.Reader = a.stdin
 			if argv[0] != "-" {
@@ -652,8 +752,16 @@ func (a *app) importCommand() *cobra.Command {
 				defer f.Close()
 				r = f
 			}
+			opts := api.ImportOptions{Follow: follow}
+			if follow {
+				p, err := policyFlags(latest, quota)
+				if err != nil {
+					return err
+				}
+				opts.Policy = p
+			}
 			pr := a.progress("import", 0)
-			res, err := svc.Import(ctx, r, pr.update)
+			res, err := svc.ImportCAR(ctx, r, opts, pr.update)
 			pr.done()
 			if err != nil {
 				return fmt.Errorf("%s: %w", argv[0], err)
@@ -661,8 +769,12 @@ func (a *app) importCommand() *cobra.Command {
 			if a.jsonOut {
 				return a.printJSON(res)
 			}
-			for _, c := range res.Roots {
-				fmt.Fprintf(a.stdout, "pinned %s\n", c)
+			if res.Manifest.Defined() {
+				a.printImported(res)
+			} else {
+				for _, c := range res.Roots {
+					fmt.Fprintf(a.stdout, "pinned %s\n", c)
+				}
 			}
 			if !a.quiet {
 				fmt.Fprintf(a.stdout, "imported %d blocks, %s\n", res.Blocks, humanBytes(res.Bytes))
@@ -670,6 +782,10 @@ func (a *app) importCommand() *cobra.Command {
 			return nil
 		}),
 	}
+	cmd.Flags().BoolVar(&follow, "follow", false, "follow the libraries of an export CAR that this node does not follow yet")
+	cmd.Flags().BoolVar(&latest, "latest", false, "with --follow: keep only each bundle's newest version")
+	cmd.Flags().StringVar(&quota, "quota", "", "with --follow: keep newest versions first, up to this size (e.g. 20GiB)")
+	return cmd
 }
 
 func (a *app) versionCommand() *cobra.Command {

@@ -127,18 +127,9 @@ a running daemon the follow is recorded and the daemon mirrors at its start.
 'commons mirror status' shows the progress.`,
 		Args: args(1, "a library name"),
 		RunE: a.withService(func(ctx context.Context, svc api.Service, argv []string) error {
-			p := api.FollowPolicy{Mode: api.PolicyAll}
-			switch {
-			case latest && quota != "":
-				return usageError{fmt.Errorf("--latest and --quota exclude each other")}
-			case latest:
-				p.Mode = api.PolicyLatest
-			case quota != "":
-				q, err := parseSize(quota)
-				if err != nil {
-					return usageError{fmt.Errorf("--quota %q: %w", quota, err)}
-				}
-				p = api.FollowPolicy{Mode: api.PolicyQuota, Quota: q}
+			p, err := policyFlags(latest, quota)
+			if err != nil {
+				return err
 			}
 			info, err := svc.Follow(ctx, argv[0], p)
 			if err != nil {
@@ -309,6 +300,24 @@ func writeMirrorStatus(out io.Writer, st api.MirrorStatus, quiet bool) {
 			fmt.Fprintf(out, "  %s: %s\n", shortID(l.Name), e)
 		}
 	}
+}
+
+// policyFlags turns --latest and --quota into a follow policy (all when
+// neither is given).
+func policyFlags(latest bool, quota string) (api.FollowPolicy, error) {
+	switch {
+	case latest && quota != "":
+		return api.FollowPolicy{}, usageError{fmt.Errorf("--latest and --quota exclude each other")}
+	case latest:
+		return api.FollowPolicy{Mode: api.PolicyLatest}, nil
+	case quota != "":
+		q, err := parseSize(quota)
+		if err != nil {
+			return api.FollowPolicy{}, usageError{fmt.Errorf("--quota %q: %w", quota, err)}
+		}
+		return api.FollowPolicy{Mode: api.PolicyQuota, Quota: q}, nil
+	}
+	return api.FollowPolicy{Mode: api.PolicyAll}, nil
 }
 
 // parseSize reads a size such as 500MB, 20GiB, 1.5TB or 1048576 (bytes).

@@ -28,6 +28,7 @@ const (
 	exitRepo     = 5 // no repo, repo in use, bad config
 	exitOffline  = 6 // needs the network: start `commons daemon`
 	exitDamaged  = 7 // verify found damage that remains
+	exitPartial  = 8 // export wrote a CAR that lacks versions this node does not hold
 	exitSignal   = 130
 )
 
@@ -65,9 +66,12 @@ type usageError struct{ error }
 
 func exitCode(ctx context.Context, err error) int {
 	var ue usageError
+	var pe partialError
 	switch {
 	case errors.As(err, &ue):
 		return exitUsage
+	case errors.As(err, &pe):
+		return exitPartial
 	case ctx.Err() != nil:
 		return exitSignal
 	case errors.Is(err, api.ErrNotFound), errors.Is(err, api.ErrNotPinned):

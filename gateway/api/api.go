@@ -71,7 +71,8 @@ type Service interface {
 	Export(ctx context.Context, p string, w io.Writer, progress func(Progress)) error
 	// Import reads a CAR, verifies every block, stores it only if the
 	// whole file is valid (else ErrInvalid and nothing stored), pins its
-	// roots and makes it durable.
+	// roots and makes it durable. An export CAR (see SneakernetService)
+	// is imported as ImportCAR with no options does.
 	Import(ctx context.Context, r io.Reader, progress func(Progress)) (ImportResult, error)
 	// Cat returns the bytes of the file at p. The caller closes the
 	// reader. A directory wraps ErrInvalid.
@@ -85,6 +86,7 @@ type Service interface {
 
 	BundleService
 	LibraryService
+	SneakernetService
 	StatsService
 	Verifier
 }
@@ -166,7 +168,7 @@ type PublishResult struct {
 
 // Progress reports a long operation's advance. Totals are 0 when unknown.
 type Progress struct {
-	Phase      string `json:"phase"` // "import", "fetch", "verify", "store", "export"
+	Phase      string `json:"phase"` // "import", "fetch", "check", "verify", "store", "export"
 	Blocks     int64  `json:"blocks"`
 	Bytes      int64  `json:"bytes"`
 	TotalBytes int64  `json:"total_bytes,omitempty"`
@@ -193,6 +195,11 @@ type ImportResult struct {
 	Roots  []cid.Cid `json:"roots"`
 	Blocks int64     `json:"blocks"`
 	Bytes  int64     `json:"bytes"`
+	// Manifest is set for an export CAR: its root, the export manifest
+	// (not pinned). Libraries then says what became of each library it
+	// carries.
+	Manifest  cid.Cid           `json:"manifest,omitzero"`
+	Libraries []ImportedLibrary `json:"libraries,omitempty"`
 }
 
 // Entry is one item of a listing.

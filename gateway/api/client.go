@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -207,7 +208,20 @@ func (c *Client) Export(ctx context.Context, p string, w io.Writer, progress fun
 
 // Import implements Service.
 func (c *Client) Import(ctx context.Context, r io.Reader, progress func(Progress)) (ImportResult, error) {
-	resp, err := c.post(ctx, "import", nil, r, "application/vnd.ipld.car")
+	return c.ImportCAR(ctx, r, ImportOptions{}, progress)
+}
+
+// ImportCAR implements SneakernetService.
+func (c *Client) ImportCAR(ctx context.Context, r io.Reader, opts ImportOptions, progress func(Progress)) (ImportResult, error) {
+	var qv url.Values
+	if opts != (ImportOptions{}) {
+		o, err := json.Marshal(opts)
+		if err != nil {
+			return ImportResult{}, err
+		}
+		qv = url.Values{"opts": {string(o)}}
+	}
+	resp, err := c.post(ctx, "import", qv, r, "application/vnd.ipld.car")
 	if err != nil {
 		return ImportResult{}, err
 	}
@@ -215,6 +229,88 @@ func (c *Client) Import(ctx context.Context, r io.Reader, progress func(Progress
 	var res ImportResult
 	return res, readStream("import", resp.Body, progress, &res)
 }
+
+// Have implements SneakernetService.
+func (c *Client) Have(ctx context.Context) ([]byte, error) {
+	resp, err := c.post(ctx, "have", nil, nil, "")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxHaveBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("api have: %w", err)
+	}
+	if len(b) > maxHaveBytes {
+		return nil, fmt.Errorf("api have: the have-file is larger than %d bytes", maxHaveBytes)
+	}
+	return b, nil
+}
+
+// ExportLibraries implements SneakernetService. The have-file travels as
+// the request body; progress counts the blocks and bytes received.
+func (c *Client) ExportLibraries(ctx context.Context, opts LibraryExportOptions, w io.Writer, progress func(Progress)) (LibraryExportResult, error) {
+	o, err := json.Marshal(opts)
+	if err != nil {
+		return LibraryExportResult{}, err
+	}
+	resp, err := c.post(ctx, "export/libraries", url.Values{"opts": {string(o)}}, bytes.NewReader(opts.Have), "application/cbor")
+	if err != nil {
+		return LibraryExportResult{}, err
+	}
+	defer resp.Body.Close()
+	sc := &sectionCounter{}
+	counted := progress
+	if progress != nil {
+		counted = func(p Progress) {
+			p.Blocks = sc.blocks()
+			progress(p)
+		}
+	}
+	if err := copyWithTrailer("export", resp, io.MultiWriter(sc, w), counted); err != nil {
+		return LibraryExportResult{}, err
+	}
+	var res LibraryExportResult
+	if err := json.Unmarshal([]byte(resp.Trailer.Get(trailerResult)), &res); err != nil {
+		return LibraryExportResult{}, fmt.Errorf("api export/libraries: the daemon sent no result after the CAR: %w", err)
+	}
+	return res, nil
+}
+
+// sectionCounter counts the sections of a CARv1 stream as it passes (the
+// header is the first), so that progress through the daemon counts blocks.
+type sectionCounter struct {
+	need     uint64 // bytes left of the current section
+	v        uint64 // the length varint read so far
+	shift    uint
+	sections int64
+}
+
+func (s *sectionCounter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 && s.shift < 64 {
+		if s.need > 0 {
+			k := uint64(len(p))
+			if k > s.need {
+				k = s.need
+			}
+			p, s.need = p[k:], s.need-k
+			continue
+		}
+		b := p[0]
+		p = p[1:]
+		s.v |= uint64(b&0x7f) << s.shift
+		s.shift += 7
+		if b < 0x80 {
+			s.need, s.v, s.shift = s.v, 0, 0
+			s.sections++
+		}
+	}
+	return n, nil
+}
+
+// blocks is the sections seen less the header.
+func (s *sectionCounter) blocks() int64 { return max(0, s.sections-1) }
 
 // Cat implements Service.
 func (c *Client) Cat(ctx context.Context, p string) (io.ReadCloser, error) {

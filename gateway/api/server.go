@@ -22,8 +22,13 @@ import (
 // Prefix is the path under which every API operation lives.
 const Prefix = "/api/v1/"
 
-// trailerError carries an error that happens after a byte stream started.
-const trailerError = "X-Commons-Error"
+// trailerError carries an error that happens after a byte stream started;
+// trailerResult the JSON result of an operation that streams bytes
+// (export/libraries).
+const (
+	trailerError  = "X-Commons-Error"
+	trailerResult = "X-Commons-Result"
+)
 
 // HandlerOption adds an optional part to the API handler.
 type HandlerOption func(*handlerOptions)
@@ -76,6 +81,8 @@ func NewHandler(svc Service, log *slog.Logger, opts ...HandlerOption) http.Handl
 	mux.HandleFunc("POST "+Prefix+"gc", s.gc)
 	mux.HandleFunc("POST "+Prefix+"export", s.export)
 	mux.HandleFunc("POST "+Prefix+"import", s.importCAR)
+	mux.HandleFunc("POST "+Prefix+"have", s.have)
+	mux.HandleFunc("POST "+Prefix+"export/libraries", s.exportLibraries)
 	mux.HandleFunc("POST "+Prefix+"cat", s.cat)
 	mux.HandleFunc("POST "+Prefix+"ls", s.ls)
 	mux.HandleFunc("POST "+Prefix+"peers", s.peers)
@@ -391,13 +398,18 @@ type trailerWriter struct {
 	w       http.ResponseWriter
 	started bool
 	ctype   string
+	result  bool // a result trailer follows the bytes
 }
 
 func (t *trailerWriter) Write(p []byte) (int, error) {
 	if !t.started {
 		t.started = true
 		t.w.Header().Set("Content-Type", t.ctype)
-		t.w.Header().Set("Trailer", trailerError)
+		if t.result {
+			t.w.Header().Set("Trailer", trailerError+", "+trailerResult)
+		} else {
+			t.w.Header().Set("Trailer", trailerError)
+		}
 		t.w.WriteHeader(http.StatusOK)
 	}
 	return t.w.Write(p)
@@ -425,9 +437,61 @@ func (s *server) export(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) importCAR(w http.ResponseWriter, r *http.Request) {
+	var opts ImportOptions
+	if err := queryJSON(r, &opts); err != nil {
+		writeError(w, 0, err)
+		return
+	}
 	stream(w, r, func(ctx context.Context, p func(Progress)) (any, error) {
-		return s.svc.Import(ctx, r.Body, p)
+		return s.svc.ImportCAR(ctx, r.Body, opts, p)
 	})
+}
+
+// maxHaveBytes bounds a have-file in a request or reply; the format's own
+// limit (package sneakernet) is lower.
+const maxHaveBytes = 16 << 20
+
+func (s *server) have(w http.ResponseWriter, r *http.Request) {
+	b, err := s.svc.Have(r.Context())
+	if err != nil {
+		writeError(w, 0, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/cbor")
+	_, _ = w.Write(b)
+}
+
+// exportLibraries takes the have-file (if any) as the request body and
+// streams the CAR; its result follows in the X-Commons-Result trailer.
+func (s *server) exportLibraries(w http.ResponseWriter, r *http.Request) {
+	var opts LibraryExportOptions
+	if err := queryJSON(r, &opts); err != nil {
+		writeError(w, 0, err)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxHaveBytes+1))
+	if err != nil {
+		writeError(w, 0, fmt.Errorf("%w: read the have-file: %v", ErrInvalid, err))
+		return
+	}
+	if len(body) > maxHaveBytes {
+		writeError(w, 0, fmt.Errorf("%w: the have-file is larger than %d bytes", ErrInvalid, maxHaveBytes))
+		return
+	}
+	if len(body) > 0 {
+		opts.Have = body
+	}
+	tw := &trailerWriter{w: w, ctype: "application/vnd.ipld.car; version=1", result: true}
+	res, err := s.svc.ExportLibraries(r.Context(), opts, tw, nil)
+	if err == nil {
+		if b, merr := json.Marshal(res); merr == nil {
+			if !tw.started {
+				tw.Write(nil)
+			}
+			w.Header().Set(trailerResult, string(b))
+		}
+	}
+	tw.finish(err)
 }
 
 func (s *server) cat(w http.ResponseWriter, r *http.Request) {

@@ -40,6 +40,11 @@ type ExportOptions struct {
 	// Progress, when set, is called after each block is written with the
 	// number of blocks and block bytes written so far.
 	Progress func(blocks, bytes int64)
+
+	// Skip, when set, leaves out every block for which it returns true,
+	// and does not descend into it: the receiver has it, and everything
+	// under it, already (a delta export). Roots are never skipped.
+	Skip func(c cid.Cid) bool
 }
 
 // Export writes the complete DAGs under roots to w as a CARv1 stream: a
@@ -117,9 +122,10 @@ func Export(ctx context.Context, bg BlockGetter, roots []cid.Cid, w io.Writer, o
 			}
 		}
 		for _, ch := range slices.Backward(children) {
-			if _, ok := written[ch.KeyString()]; !ok {
-				stack = append(stack, item{c: ch, parent: it.c})
+			if _, ok := written[ch.KeyString()]; ok || (opts.Skip != nil && opts.Skip(ch)) {
+				continue
 			}
+			stack = append(stack, item{c: ch, parent: it.c})
 		}
 	}
 	if err := out.Finalize(); err != nil {

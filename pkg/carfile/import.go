@@ -130,7 +130,7 @@ func Import(ctx context.Context, r io.Reader, dst BlockPutter, opts ImportOption
 	}
 	defer cleanup()
 
-	ck, err := check(ctx, first, opts)
+	ck, err := check(ctx, first, opts, nil)
 	if err != nil {
 		return Result{}, err
 	}
@@ -148,7 +148,7 @@ func Import(ctx context.Context, r io.Reader, dst BlockPutter, opts ImportOption
 // Verify it, then open it with go-car's blockstore.OpenReadOnly and write
 // the folder from that. TempDir and Progress are not used.
 func Verify(ctx context.Context, r io.Reader, opts ImportOptions) (Result, error) {
-	ck, err := check(ctx, r, opts.withDefaults())
+	ck, err := check(ctx, r, opts.withDefaults(), nil)
 	if err != nil {
 		return Result{}, err
 	}
@@ -204,8 +204,10 @@ type linkInfo struct {
 }
 
 // check is the check pass: it reads all of r and returns nil error only if
-// every check passes.
-func check(ctx context.Context, r io.Reader, opts ImportOptions) (*checked, error) {
+// every check passes. fresh, if set, is called with each distinct block
+// (identity CIDs left out) as it is read; its data is only valid during
+// the call.
+func check(ctx context.Context, r io.Reader, opts ImportOptions, fresh func(block)) (*checked, error) {
 	s, err := newScanner(r, opts.MaxBlockSize)
 	if err != nil {
 		return nil, err
@@ -242,6 +244,9 @@ func check(ctx context.Context, r io.Reader, opts ImportOptions) (*checked, erro
 		ck.present[key] = false
 		ck.res.Blocks++
 		ck.res.Bytes += int64(len(b.data))
+		if fresh != nil {
+			fresh(b)
+		}
 		if lk != nil {
 			ls, err := links(b.cid, b.data)
 			lk[key] = linkInfo{links: ls, err: err, offset: b.offset}

@@ -16,6 +16,12 @@ import (
 	mh "github.com/multiformats/go-multihash"
 )
 
+// Links returns the CIDs a block links to, in the order they appear in it:
+// none for raw (and json, cbor, libp2p-key) blocks, the links of dag-pb,
+// dag-cbor and dag-json blocks, and an error for any other codec or a
+// block that does not decode. Export and Import follow links this way.
+func Links(c cid.Cid, data []byte) ([]cid.Cid, error) { return links(c, data) }
+
 // links returns the CIDs a block links to, in the order they appear in the
 // block (for dag-pb, the order of its Links list), which is the order the
 // trustless gateway's dag-scope=all traversal follows.

@@ -169,6 +169,7 @@ type block struct {
 	cid    cid.Cid
 	data   []byte
 	offset int64 // offset of the section in the input
+	end    int64 // offset just past the section (and its data)
 }
 
 // next returns the next checked block, or io.EOF after the last one. Any
@@ -208,7 +209,7 @@ func (s *scanner) next() (block, error) {
 	if err := checkHash(c, s.buf, start); err != nil {
 		return block{}, err
 	}
-	return block{cid: c, data: s.buf, offset: start}, nil
+	return block{cid: c, data: s.buf, offset: start, end: s.cr.n}, nil
 }
 
 func (s *scanner) sectionErr(err error, start int64, c cid.Cid) error {
