@@ -26,7 +26,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/commons-p2p/commons/gateway"
-	"github.com/commons-p2p/commons/gateway/api"
 	"github.com/commons-p2p/commons/node"
 	"github.com/commons-p2p/commons/node/nodetest"
 	"github.com/commons-p2p/commons/pkg/config"
@@ -413,15 +412,4 @@ func TestBulkRedialsAfterCut(t *testing.T) {
 	}
 	mustVerify(t, b.Node)
 	_ = fmt.Sprint
-}
-
-func mustVerify(t *testing.T, n *node.Node) {
-	t.Helper()
-	res, err := n.Verify(context.Background(), api.VerifyOptions{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !res.OK {
-		t.Fatalf("verify: %+v", res)
-	}
 }

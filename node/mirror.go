@@ -949,7 +949,7 @@ func (m *mirrorService) cancelLib(lib string) {
 	delete(m.libs, lib)
 }
 
-// sampleRate records the bytes bitswap received, once a second, for the
+// sampleRate records the bytes received from peers, once a second, for the
 // transfer rate in the status.
 func (m *mirrorService) sampleRate(ctx context.Context) {
 	if m.n.Host == nil {
