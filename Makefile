@@ -1,5 +1,5 @@
 # commons: see README.md. Targets CI and users rely on:
-#   build test test-race e2e browser netlab interop bench fuzz lint generate demo clean
+#   build test test-race e2e browser netlab interop bench bench-netlab fuzz lint generate demo clean
 GO      ?= go
 BIN     := bin/commons
 DEMO    := .demo
@@ -11,7 +11,7 @@ KUBO    := $(CURDIR)/bin/ipfs-kubo
 # under $(ARTIFACTS)/_artifacts/.
 ARTIFACTS := $(CURDIR)/test-artifacts
 
-.PHONY: build test test-race e2e browser netlab interop kubo bench fuzz lint generate demo clean
+.PHONY: build test test-race e2e browser netlab interop kubo bench bench-netlab fuzz lint generate demo clean
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/commons
@@ -38,9 +38,12 @@ browser:
 	@mkdir -p $(ARTIFACTS)
 	$(GO) test -run 'BrowserE2E' -count=1 -v -artifacts -outputdir $(ARTIFACTS) ./node/
 
-# Two nodes in network namespaces joined by a veth pair (root only).
+# Network namespaces (root only): two nodes on a LAN joined by a veth
+# pair, and the link lab (node/nodetest/linklab): a userspace link with
+# delay, loss, a rate and cuts, and a village mirror over it (minutes).
 netlab: build
-	COMMONS_BIN=$(CURDIR)/$(BIN) $(GO) test -race -tags netlab -run NetLab -count=1 ./cmd/commons/
+	$(GO) vet -tags netlab ./cmd/commons ./node/nodetest/linklab
+	COMMONS_BIN=$(CURDIR)/$(BIN) $(GO) test -race -tags netlab -run NetLab -count=1 -timeout 30m ./node/nodetest/linklab/ ./cmd/commons/
 
 interop: build kubo
 	COMMONS_KUBO_BIN=$(KUBO) COMMONS_BIN=$(CURDIR)/$(BIN) $(GO) test -run 'Kubo' -count=1 -v ./node/... ./cmd/...
@@ -53,6 +56,11 @@ $(KUBO): node/nodetest/kubo/go.mod node/nodetest/kubo/go.sum
 
 bench: build kubo
 	COMMONS_KUBO_BIN=$(KUBO) $(GO) run ./cmd/commons-bench $(BENCHFLAGS)
+
+# The village link (root, Linux, about 20 minutes): commons and Kubo over
+# 256 kbit/s, 150 ms and 2% loss each way, with and without a 60 s cut.
+bench-netlab: build kubo
+	COMMONS_KUBO_BIN=$(KUBO) $(GO) run ./cmd/commons-bench -scenarios netlab $(BENCHFLAGS)
 
 # Runs every Fuzz* test for FUZZTIME each. Interesting inputs land in each
 # package's testdata/fuzz/, and plain `go test` replays them.

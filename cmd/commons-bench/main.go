@@ -60,14 +60,20 @@ type scenario struct {
 	name string
 	what string
 	run  func(*bench, context.Context) error
+	// library is whether it uses the generated design library (which is
+	// only written when a selected scenario does).
+	library bool
+	// optIn scenarios run only when -scenarios names them.
+	optIn bool
 }
 
 // scenarios lists every scenario in the order they run.
 func scenarios() []scenario {
 	return []scenario{
-		{"import", "time `publish` / `ipfs add -r` of the library into a fresh repo, no daemon", (*bench).importScenario},
-		{"fetch", "two daemons on loopback: idle RSS, then time `pin add` on B of what A holds; raw TCP reference", (*bench).fetchScenario},
-		{"gateway", "HTTP load on each daemon's gateway: requests/s and p99 of a bundle page and of 4 KiB and 1 MiB files over /ipfs/", (*bench).gatewayScenario},
+		{name: "import", what: "time `publish` / `ipfs add -r` of the library into a fresh repo, no daemon", run: (*bench).importScenario, library: true},
+		{name: "fetch", what: "two daemons on loopback: idle RSS, then time `pin add` on B of what A holds; raw TCP reference", run: (*bench).fetchScenario, library: true},
+		{name: "gateway", what: "HTTP load on each daemon's gateway: requests/s and p99 of a bundle page and of 4 KiB and 1 MiB files over /ipfs/", run: (*bench).gatewayScenario},
+		{name: "netlab", what: "root, Linux, about 20 minutes, only when named: a 2.0 MB design folder over a 256 kbit/s, 150 ms, 2% loss link between namespaces, with and without a 60 s cut; each configuration once, whatever -runs", run: (*bench).netlabScenario, optIn: true},
 	}
 }
 
@@ -79,9 +85,12 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if kuboDefault == "" {
 		kuboDefault = "bin/ipfs-kubo"
 	}
-	var names []string
+	var names, defaults []string
 	for _, s := range scenarios() {
 		names = append(names, s.name)
+		if !s.optIn {
+			defaults = append(defaults, s.name)
+		}
 	}
 	fs.Var(&o.size, "size", "size of the generated design library, e.g. 8MiB, 256MiB, 1GiB")
 	fs.IntVar(&o.runs, "runs", 3, "runs per measurement; medians are reported")
@@ -95,7 +104,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.workdir, "workdir", "", "where to make the temporary directory (default $TMPDIR)")
 	fs.IntVar(&o.gwConcurrency, "gw-concurrency", 16, "gateway scenario: concurrent clients, each sending its next request when the last is answered")
 	fs.DurationVar(&o.gwDuration, "gw-duration", 5*time.Second, "gateway scenario: length of each measurement (after a warm-up of a quarter of it, at most 1s)")
-	only := fs.String("scenarios", strings.Join(names, ","), "comma-separated scenarios to run: "+strings.Join(names, ", "))
+	only := fs.String("scenarios", strings.Join(defaults, ","), "comma-separated scenarios to run: "+strings.Join(names, ", "))
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: commons-bench [flags]\n\nMeasures commons side by side with Kubo (see docs/benchmarks.md). Scenarios:\n")
 		for _, s := range scenarios() {
@@ -299,14 +308,16 @@ func (b *bench) run(ctx context.Context) error {
 	if free := freeBytes(b.work); free >= 0 && free < 6*int64(b.opt.size) {
 		b.logf("warning: %s has %s free; this run may need about %s", b.work, humanBytes(free), humanBytes(6*int64(b.opt.size)))
 	}
-	b.logf("generating a %s design library (seed %d) in %s", b.opt.size, b.opt.seed, b.work)
-	start := time.Now()
-	b.lib, err = writeCorpus(ctx, filepath.Join(b.work, "library"), planCorpus(int64(b.opt.size), b.opt.seed), b.opt.seed)
-	if err != nil {
-		return err
+	if slices.ContainsFunc(scenarios(), func(s scenario) bool { return s.library && slices.Contains(b.opt.scenarios, s.name) }) {
+		b.logf("generating a %s design library (seed %d) in %s", b.opt.size, b.opt.seed, b.work)
+		start := time.Now()
+		b.lib, err = writeCorpus(ctx, filepath.Join(b.work, "library"), planCorpus(int64(b.opt.size), b.opt.seed), b.opt.seed)
+		if err != nil {
+			return err
+		}
+		b.rep.Corpus = b.lib.stats
+		b.logf("library: %s in %d files, %d folders (%s)", humanBytes(b.lib.stats.Bytes), b.lib.stats.Files, b.lib.stats.Dirs, time.Since(start).Round(time.Millisecond))
 	}
-	b.rep.Corpus = b.lib.stats
-	b.logf("library: %s in %d files, %d folders (%s)", humanBytes(b.lib.stats.Bytes), b.lib.stats.Files, b.lib.stats.Dirs, time.Since(start).Round(time.Millisecond))
 	for _, s := range scenarios() {
 		if !slices.Contains(b.opt.scenarios, s.name) {
 			continue

@@ -39,6 +39,7 @@ type report struct {
 	Corpus    corpusStats       `json:"corpus"`
 	Metrics   []*metric         `json:"metrics"`
 	Facts     []fact            `json:"facts,omitempty"`
+	Netlab    *netlabReport     `json:"netlab,omitempty"`
 	Notes     []string          `json:"notes,omitempty"`
 	Error     string            `json:"error,omitempty"` // set when the run stopped early
 }
@@ -131,19 +132,25 @@ func (r *report) printTable(w io.Writer) {
 	for _, k := range slices.Sorted(maps.Keys(r.Versions)) {
 		fmt.Fprintf(w, "%-14s %s\n", k, r.Versions[k])
 	}
-	fmt.Fprintf(w, "library        %s in %d files, %d folders (CAD %d files %s, images %d %s, text %d %s); seed %d\n",
-		humanBytes(r.Corpus.Bytes), r.Corpus.Files, r.Corpus.Dirs, r.Corpus.CADFiles, humanBytes(r.Corpus.CADBytes),
-		r.Corpus.ImageFiles, humanBytes(r.Corpus.ImageBytes), r.Corpus.TextFiles, humanBytes(r.Corpus.TextBytes), r.Corpus.Seed)
+	if r.Corpus.Files > 0 {
+		fmt.Fprintf(w, "library        %s in %d files, %d folders (CAD %d files %s, images %d %s, text %d %s); seed %d\n",
+			humanBytes(r.Corpus.Bytes), r.Corpus.Files, r.Corpus.Dirs, r.Corpus.CADFiles, humanBytes(r.Corpus.CADBytes),
+			r.Corpus.ImageFiles, humanBytes(r.Corpus.ImageBytes), r.Corpus.TextFiles, humanBytes(r.Corpus.TextBytes), r.Corpus.Seed)
+	}
 	fmt.Fprintf(w, "runs           %d (medians; per-run values in run order)\n\n", r.Options.Runs)
 
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "metric\tunit\tbetter\tcommons\tkubo\tcommons/kubo\treference\truns commons\truns kubo")
 	for _, m := range r.Metrics {
-		ref := "-"
-		for who, v := range m.Median {
+		var refs []string
+		for _, who := range slices.Sorted(maps.Keys(m.Median)) {
 			if who != nameCommons && who != nameKubo {
-				ref = fmt.Sprintf("%s %s", who, num(v))
+				refs = append(refs, fmt.Sprintf("%s %s", who, num(m.Median[who])))
 			}
+		}
+		ref := "-"
+		if len(refs) > 0 {
+			ref = strings.Join(refs, "; ")
 		}
 		ratio := "-"
 		if m.Ratio != nil {
@@ -160,6 +167,9 @@ func (r *report) printTable(w io.Writer) {
 			fmt.Fprintf(tw, "%s\t%s\n", f.Name, f.Value)
 		}
 		tw.Flush()
+	}
+	if r.Netlab != nil {
+		r.Netlab.print(w)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
