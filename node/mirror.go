@@ -996,16 +996,26 @@ func (m *mirrorService) unfinished() bool {
 	return len(m.active) > 0 || len(m.queue) > 0 || len(m.retry) > 0
 }
 
-// retryNow makes every failed fetch due at once and starts a round, when
-// there are any (a peer has just connected: what failed may work now). It
-// reports whether there were.
-func (m *mirrorService) retryNow() bool {
+// retryNow makes every failed fetch due at once, and the lookup of every
+// library with no record yet (a village that followed before it had any
+// peer), and starts a round, when there is any such (a peer has just
+// connected: what failed may work now). After isolation (the node had no
+// other peer) every library not looked up for a minute is due too: it may
+// have missed updates. It reports whether anything was made due.
+func (m *mirrorService) retryNow(afterIsolation bool) bool {
 	m.mu.Lock()
 	due := false
 	for c, r := range m.retry {
 		if r.next.After(time.Now()) {
 			r.next = time.Now()
 			m.retry[c] = r
+			due = true
+		}
+	}
+	for _, st := range m.libs {
+		since := time.Since(st.lastCheck)
+		if (!st.planned && since > 2*time.Second) || (afterIsolation && since > time.Minute) {
+			st.lastCheck = time.Time{}
 			due = true
 		}
 	}

@@ -62,9 +62,9 @@ func (s *sources) list() []peer.ID {
 // redialSources runs until ctx ends: see the comment at the top.
 func (n *Node) redialSources(ctx context.Context) {
 	n.Host.Network().Notify(&network.NotifyBundle{
-		ConnectedF: func(_ network.Network, c network.Conn) {
-			if n.mirror != nil && n.mirror.retryNow() {
-				n.log.Info("a peer connected; retrying the mirror's failed fetches now", "subsystem", "mirror", "peer", c.RemotePeer())
+		ConnectedF: func(nw network.Network, c network.Conn) {
+			if n.mirror != nil && n.mirror.retryNow(len(nw.Peers()) <= 1) {
+				n.log.Debug("a peer connected; the mirror retries and looks up now", "subsystem", "mirror", "peer", c.RemotePeer())
 			}
 		},
 	})

@@ -179,6 +179,7 @@ func load(ctx context.Context, dag ipld.DAGService, root cid.Cid, opts LoadOptio
 		return nil, err
 	}
 	var manifestLink, logLink *ipld.Link
+	var unexpected []string
 	for _, l := range mr.Meta.Links() {
 		switch l.Name {
 		case ManifestFile:
@@ -186,11 +187,16 @@ func load(ctx context.Context, dag ipld.DAGService, root cid.Cid, opts LoadOptio
 		case path.Base(LogDir):
 			logLink = l
 		default:
-			return nil, fmt.Errorf("%w: unexpected %s/%s", ErrInvalidManifest, MetaDir, l.Name)
+			unexpected = append(unexpected, l.Name)
 		}
 	}
+	// With no manifest the folder is something else that keeps its
+	// metadata there (a library root's .commons/library.cbor).
 	if manifestLink == nil {
 		return nil, ErrNotBundle
+	}
+	if len(unexpected) > 0 {
+		return nil, fmt.Errorf("%w: unexpected %s/%s", ErrInvalidManifest, MetaDir, unexpected[0])
 	}
 	block, err := MetaBlock(ctx, dag, manifestLink, ManifestPath, MaxManifestSize)
 	if errors.Is(err, ErrBadMeta) {
