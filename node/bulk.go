@@ -518,8 +518,9 @@ func (f *bulkFetch) run(ctx context.Context) error {
 		f.mu.Unlock()
 		if r.bad {
 			f.b.refusedPeers.Add(1)
-			f.b.log.Warn("peer sent a block that does not verify; not asking it again in this fetch", "peer", f.src, "cid", r.it.c, "err", r.err)
+			f.b.log.Warn("peer sent a block that does not verify; not asking it again in this fetch", "peer", f.source(), "cid", r.it.c, "err", r.err)
 			if !f.nextSource() {
+				cancel()
 				f.drain(&inflight, results)
 				return fmt.Errorf("bulk fetch %s: %w", f.root, r.err)
 			}
@@ -535,9 +536,10 @@ func (f *bulkFetch) run(ctx context.Context) error {
 			// resets streams, or its gateway errs) is given up on, as
 			// a bad one is.
 			if f.fails.Add(1) >= bulkMaxFails {
-				f.b.log.Info("the source fails every request; trying another", "peer", f.src, "err", r.err)
+				f.b.log.Info("the source fails every request; trying another", "peer", f.source(), "err", r.err)
 				f.fails.Store(0)
 				if !f.nextSource() {
+					cancel()
 					f.drain(&inflight, results)
 					return fmt.Errorf("bulk fetch %s: %d requests in a row failed: %w", f.root, bulkMaxFails, r.err)
 				}
@@ -547,7 +549,7 @@ func (f *bulkFetch) run(ctx context.Context) error {
 			// The source does not have this part: try the others,
 			// else leave it to bitswap.
 			r.it.tries++
-			if r.it.tries <= len(f.alts) && f.nextSource() {
+			if r.it.tries <= f.altCount() && f.nextSource() {
 				f.push([]*item{r.it})
 			} else {
 				f.mu.Lock()
@@ -560,13 +562,14 @@ func (f *bulkFetch) run(ctx context.Context) error {
 		// finished directory yields its entries, a cut stream the rest.
 		more, err := f.plan(ctx, r.it.c, r.it.path, r.it.size)
 		if err != nil {
+			cancel()
 			f.drain(&inflight, results)
 			return err
 		}
 		f.push(more)
 	}
 	if f.left > 0 {
-		return fmt.Errorf("bulk fetch %s: %d parts not served by %s: %w", f.root, f.left, f.src, errNoBulkSource)
+		return fmt.Errorf("bulk fetch %s: %d parts not served by %s: %w", f.root, f.left, f.source(), errNoBulkSource)
 	}
 	return nil
 }
@@ -685,6 +688,12 @@ func (f *bulkFetch) probe(ctx context.Context, c cid.Cid, cands []peer.ID) bool 
 		}
 	}()
 	return true
+}
+
+func (f *bulkFetch) altCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.alts)
 }
 
 func (f *bulkFetch) source() peer.ID {
