@@ -97,6 +97,10 @@ type Config struct {
 	Host host.Host
 	// Offline builds no host, DHT, bitswap or listeners: local content only.
 	Offline bool
+	// APIToken is what the API requires of every operation (the repo's
+	// api.TokenFile); empty requires nothing, for tests that do not
+	// listen beyond the process.
+	APIToken string
 	// Logger receives the node's logs; nil discards them.
 	Logger *slog.Logger
 	// SearchDir holds the full-text index of bundles the design pages
@@ -286,7 +290,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		if err := n.buildBulk(s.Gateway.OverLibp2p); err != nil {
 			return nil, err
 		}
-		if err := n.buildHTTP(s); err != nil {
+		if err := n.buildHTTP(s, cfg.APIToken); err != nil {
 			return nil, err
 		}
 	}
@@ -374,7 +378,7 @@ func buildRouting(h host.Host, dstore ds.Batching, s config.Config, boot []peer.
 
 // buildHTTP binds the gateway and API listeners (so their real addresses
 // are known before Run) and builds their handlers.
-func (n *Node) buildHTTP(s config.Config) error {
+func (n *Node) buildHTTP(s config.Config, token string) error {
 	var err error
 	if s.Addresses.Gateway != "" {
 		if n.gatewayLn, err = listen(s.Addresses.Gateway); err != nil {
@@ -399,11 +403,23 @@ func (n *Node) buildHTTP(s config.Config) error {
 		}
 	}
 	if s.Addresses.API != "" {
+		m, err := ma.NewMultiaddr(s.Addresses.API)
+		if err != nil {
+			return fmt.Errorf("node: addresses.api %q: %w", s.Addresses.API, err)
+		}
+		if !manet.IsIPLoopback(m) {
+			switch {
+			case !s.Addresses.APIRemote:
+				return fmt.Errorf("node: addresses.api %s is not a loopback address: the API controls the node; set addresses.api_remote = true to allow it", s.Addresses.API)
+			case token == "":
+				return fmt.Errorf("node: addresses.api %s is not a loopback address and the API has no token", s.Addresses.API)
+			}
+		}
 		if n.apiLn, err = listen(s.Addresses.API); err != nil {
 			return fmt.Errorf("node: api listener: %w", err)
 		}
 		n.closers = append(n.closers, ignoreClosed(n.apiLn.Close))
-		n.apiHandler = api.NewHandler(n, n.log.With("subsystem", "api"), api.WithMetrics(n.metrics))
+		n.apiHandler = api.NewHandler(n, n.log.With("subsystem", "api"), api.WithMetrics(n.metrics), api.WithToken(token))
 	}
 	return nil
 }

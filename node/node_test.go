@@ -8,10 +8,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/commons-p2p/commons/node/nodetest"
 	"github.com/commons-p2p/commons/pkg/config"
 	"github.com/commons-p2p/commons/pkg/folder"
+	"github.com/commons-p2p/commons/pkg/store"
 )
 
 // bundle writes a small design folder and returns its path.
@@ -287,5 +290,50 @@ func TestUnreachableBootstrapIsNotFatal(t *testing.T) {
 	defer cancel()
 	if err := nw.Nodes[1].Pin(ctx, root, "", nil); err != nil {
 		t.Fatalf("a peer fetching from the node: %v", err)
+	}
+}
+
+// TestAPIOnlyOnLoopbackUnlessAllowed: an API address other than loopback
+// is refused unless addresses.api_remote is set, and then only with a
+// token.
+func TestAPIOnlyOnLoopbackUnlessAllowed(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		remote bool
+		token  string
+		ok     bool
+	}{
+		{"not allowed", false, "secret-secret-secret-secret-secret", false},
+		{"allowed without a token", true, "", false},
+		{"allowed with a token", true, "secret-secret-secret-secret-secret", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := config.FromProfile("test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Addresses.API = "/ip4/0.0.0.0/tcp/0"
+			s.Addresses.Gateway = ""
+			s.Addresses.APIRemote = tc.remote
+			key, _, err := crypto.GenerateEd25519Key(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := store.Open(filepath.Join(t.TempDir(), "store"), store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			n, err := node.New(context.Background(), node.Config{Settings: s, Identity: key, Store: st, APIToken: tc.token})
+			if err == nil {
+				n.Close()
+			}
+			if (err == nil) != tc.ok {
+				t.Fatalf("node.New: %v; want ok=%v", err, tc.ok)
+			}
+			if err != nil && !strings.Contains(err.Error(), "addresses.api") {
+				t.Fatalf("the error does not name the setting: %v", err)
+			}
+		})
 	}
 }

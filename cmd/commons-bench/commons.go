@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/commons-p2p/commons/gateway/api"
 )
 
 // commonsImpl drives the commons binary.
@@ -70,7 +72,7 @@ func (c *commonsImpl) Start(ctx context.Context, sup *supervisor, name, dir stri
 			Addresses []string `json:"addresses"`
 			Online    bool     `json:"online"`
 		}
-		if err := postJSON(ctx, c.hc, base+"/api/v1/id", &id); err != nil {
+		if err := postJSON(ctx, c.hc, base+"/api/v1/id", readTrimmedFile(filepath.Join(dir, api.TokenFile)), &id); err != nil {
 			return err
 		}
 		if !id.Online {

@@ -42,12 +42,15 @@ const startTimeout = 60 * time.Second
 
 // postJSON POSTs to url with an empty body and decodes a JSON answer into
 // v. Both commons's and Kubo's APIs accept only POST.
-func postJSON(ctx context.Context, hc *http.Client, url string, v any) error {
+func postJSON(ctx context.Context, hc *http.Client, url, token string, v any) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
 	if err != nil {
 		return err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token) // commons's API token
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

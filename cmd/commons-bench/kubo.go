@@ -84,7 +84,7 @@ func (k *kuboImpl) Start(ctx context.Context, sup *supervisor, name, dir string)
 			ID        string
 			Addresses []string
 		}
-		if err := postJSON(ctx, k.hc, base+"/api/v0/id", &id); err != nil {
+		if err := postJSON(ctx, k.hc, base+"/api/v0/id", "", &id); err != nil {
 			return err
 		}
 		a, ok := tcpAddr(id.Addresses)

@@ -231,7 +231,7 @@ func (b *bench) netlabCommons(ctx context.Context, c *commonsImpl, nc netlabCase
 	if err := json.Unmarshal(res.Stdout, &pub); err != nil {
 		return run, fmt.Errorf("publish: %w", err)
 	}
-	aAPI := api.NewClient(a.d.apiURL, a.hc)
+	aAPI := api.NewClient(a.d.apiURL, a.hc).WithToken(readTrimmedFile(filepath.Join(a.repo, api.TokenFile)))
 	lib, err := aAPI.Library(ctx)
 	if err != nil {
 		return run, err
@@ -256,7 +256,7 @@ func (b *bench) netlabCommons(ctx context.Context, c *commonsImpl, nc netlabCase
 		return run, err
 	}
 	defer b.sup.stop(bb.d)
-	bAPI := api.NewClient(bb.d.apiURL, bb.hc)
+	bAPI := api.NewClient(bb.d.apiURL, bb.hc).WithToken(readTrimmedFile(filepath.Join(bb.repo, api.TokenFile)))
 
 	// A follow before B's DHT has a peer finds no record and waits
 	// mirror.resolve (10 minutes in the lan profile); start when it has
@@ -340,7 +340,7 @@ func (b *bench) startCommonsIn(ctx context.Context, c *commonsImpl, s *netlabSid
 		if base == "" || gw == "" {
 			return errors.New("no api or gateway file yet")
 		}
-		id, err := api.NewClient(base, s.hc).ID(ctx)
+		id, err := api.NewClient(base, s.hc).WithToken(readTrimmedFile(filepath.Join(s.repo, api.TokenFile))).ID(ctx)
 		if err != nil {
 			return err
 		}
@@ -417,7 +417,7 @@ func (b *bench) netlabKubo(ctx context.Context, k *kuboImpl, nc netlabCase, fold
 		ID        string
 		Addresses []string
 	}
-	if err := postJSON(ctx, a.hc, a.d.apiURL+"/api/v0/id", &aID); err != nil {
+	if err := postJSON(ctx, a.hc, a.d.apiURL+"/api/v0/id", "", &aID); err != nil {
 		return run, err
 	}
 	tcpAddr := fmt.Sprintf("/ip4/%s/tcp/4001/p2p/%s", lab.Addr(0), aID.ID)
@@ -450,7 +450,7 @@ func (b *bench) netlabKubo(ctx context.Context, k *kuboImpl, nc netlabCase, fold
 	run.Blocks, run.PayloadBytes = len(blocks), payload
 	received := func() int64 {
 		var st struct{ DataReceived int64 }
-		if err := postJSON(ctx, bb.hc, bb.d.apiURL+"/api/v0/stats/bitswap", &st); err != nil {
+		if err := postJSON(ctx, bb.hc, bb.d.apiURL+"/api/v0/stats/bitswap", "", &st); err != nil {
 			return -1
 		}
 		return st.DataReceived
@@ -504,7 +504,7 @@ func (b *bench) startKuboIn(ctx context.Context, k *kuboImpl, s *netlabSide, nam
 		}
 		base := "http://" + hostport
 		var id struct{ ID string }
-		if err := postJSON(ctx, s.hc, base+"/api/v0/id", &id); err != nil {
+		if err := postJSON(ctx, s.hc, base+"/api/v0/id", "", &id); err != nil {
 			return err
 		}
 		gw, err := kuboGateway(d.logPath)

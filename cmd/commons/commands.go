@@ -126,12 +126,15 @@ func (a *app) service(ctx context.Context) (api.Service, func(), error) {
 	deadline := time.Now().Add(lockWait)
 	for {
 		if url := repo.ReadAPI(a.repoPath); url != "" {
-			c := api.NewClient(url, nil)
+			c := api.NewClient(url, nil).WithToken(repo.ReadAPIToken(a.repoPath))
 			pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			err := c.Ping(pctx)
 			cancel()
 			if err == nil {
 				return c, func() {}, nil
+			}
+			if errors.Is(err, api.ErrUnauthorized) {
+				return nil, nil, fmt.Errorf("the daemon of %s refused this command: %w (is the daemon another user's?)", a.repoPath, err)
 			}
 		}
 		r, err := repo.Open(a.repoPath)
@@ -240,8 +243,12 @@ func (a *app) runDaemon(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer r.Close()
+	token, err := repo.APIToken(r.Path)
+	if err != nil {
+		return err
+	}
 	n, err := node.New(ctx, node.Config{Settings: r.Config, Identity: r.Identity, Publisher: r.Publisher, Store: r.Store, Logger: log,
-		SearchDir: filepath.Join(r.Path, repo.SearchDir)})
+		SearchDir: filepath.Join(r.Path, repo.SearchDir), APIToken: token})
 	if err != nil {
 		return err
 	}

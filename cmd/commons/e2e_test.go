@@ -5,7 +5,9 @@ package main
 
 import (
 	"crypto/rand"
+	"io"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -409,4 +411,54 @@ func TestE2ECommandWhileDaemonStarts(t *testing.T) {
 	}
 	d.waitReady() // fails the test if the daemon exited
 	mustOK(t, r.run("id", "--json"))
+}
+
+// TestE2EAPIToken: the daemon's API requires the token it keeps in the
+// repo, readable by its owner only. A request without it, or with another,
+// is refused and changes nothing; the CLI, which reads it, works; the
+// gateway cannot be used to write.
+func TestE2EAPIToken(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t, "token")
+	r.start()
+	fi, err := os.Stat(r.file(api.TokenFile))
+	if err != nil {
+		t.Fatalf("the running daemon made no token file: %v", err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("token file mode %v, want 0600", fi.Mode().Perm())
+	}
+	url := readTrimmed(r.file("api"))
+	before := r.ok("pin", "ls", "--json").stdout
+	for _, auth := range []string{"", "Bearer ", "Bearer " + strings.Repeat("0", 64), "Basic " + readTrimmed(r.file(api.TokenFile))} {
+		req, _ := http.NewRequest(http.MethodPost, url+api.Prefix+"pin/add?arg="+absentCID(t).String(), nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), api.TokenFile) {
+			t.Errorf("pin add with Authorization %q: %d %s; want 401 naming the token file", auth, resp.StatusCode, body)
+		}
+	}
+	if after := r.ok("pin", "ls", "--json").stdout; after != before {
+		t.Errorf("refused requests changed the pins:\n%s\nthen\n%s", before, after)
+	}
+	// The gateway is read-only: no method but GET, HEAD and OPTIONS.
+	gw := readTrimmed(r.file("gateway"))
+	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
+		req, _ := http.NewRequest(m, gw+"/ipfs/"+absentCID(t).String(), strings.NewReader("data"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("%s on the gateway: %d; want 405", m, resp.StatusCode)
+		}
+	}
 }

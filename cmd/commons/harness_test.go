@@ -390,7 +390,13 @@ func (d *daemon) waitReady() {
 			last = "no api file yet"
 			return false
 		}
-		resp, err := hc.Post(url+api.Prefix+"id", "", nil)
+		req, err := http.NewRequest(http.MethodPost, url+api.Prefix+"id", nil)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		req.Header.Set("Authorization", "Bearer "+readTrimmed(d.repo.file(api.TokenFile)))
+		resp, err := hc.Do(req)
 		if err != nil {
 			last = err.Error()
 			return false

@@ -371,7 +371,7 @@ func TestNetLabVillageMirrorCut(t *testing.T) {
 	b.daemon()
 	hc := httpIn(lab, 1)
 	bAPI, bGateway := readTrimmed(b.repo.file("api")), readTrimmed(b.repo.file("gateway"))
-	bClient := api.NewClient(bAPI, hc)
+	bClient := api.NewClient(bAPI, hc).WithToken(readTrimmed(b.repo.file(api.TokenFile)))
 
 	// What B lacks: the bundle's DAG and the library's (which links to
 	// the bundle's root).

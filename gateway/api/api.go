@@ -29,6 +29,10 @@ import (
 // Sentinel errors. Implementations wrap them so that callers (and the CLI's
 // exit codes) can tell the classes apart with errors.Is, and so that they
 // survive the trip through the HTTP API.
+// TokenFile is the file in the repo that holds the token the daemon's API
+// requires (mode 0600: only its owner may read it).
+const TokenFile = "api-token"
+
 var (
 	// ErrNotFound: the content is not stored here and no peer provided it
 	// before the fetch timeout.
@@ -39,6 +43,8 @@ var (
 	// ErrOffline: the operation needs the network and the node is offline
 	// (no daemon running).
 	ErrOffline = errors.New("needs the network")
+	// ErrUnauthorized: the API was called without its token.
+	ErrUnauthorized = errors.New("unauthorized")
 	// ErrNotPinned: unpin of something that is not pinned.
 	ErrNotPinned = errors.New("not pinned")
 )

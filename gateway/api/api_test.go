@@ -198,3 +198,67 @@ func TestPublishRefusedOverHTTP(t *testing.T) {
 		t.Fatalf("the API after refusals: %v", err)
 	}
 }
+
+// TestTokenRequired: with a token, an operation without it or with another
+// one is refused (401, ErrUnauthorized through the client) and changes
+// nothing; with it, it runs. /metrics stays open for a local scraper.
+func TestTokenRequired(t *testing.T) {
+	s, _ := config.FromProfile("test")
+	key, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.New(context.Background(), node.Config{Settings: s, Identity: key, Offline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	const token = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	srv := httptest.NewServer(api.NewHandler(n, nil, api.WithToken(token), api.WithMetrics(n.Metrics())))
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	dir := tree(t)
+
+	for _, c := range []*api.Client{api.NewClient(srv.URL, nil), api.NewClient(srv.URL, nil).WithToken("wrong")} {
+		fn, _, err := folder.Open(dir, folder.DefaultOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Publish(ctx, fn, api.PublishOptions{Name: "press", Plain: true}, nil); !errors.Is(err, api.ErrUnauthorized) {
+			t.Fatalf("publish without the token: %v; want ErrUnauthorized", err)
+		}
+		if _, err := c.ID(ctx); !errors.Is(err, api.ErrUnauthorized) {
+			t.Fatalf("id without the token: %v; want ErrUnauthorized", err)
+		}
+	}
+	if pins, err := n.Pins(ctx); err != nil || len(pins) != 0 {
+		t.Fatalf("after refused publishes the node pins %v (%v); want nothing", pins, err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+api.Prefix+"gc", nil)
+	req.Header.Set("Authorization", "Bearer "+token[:63]) // one character short
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("gc with a truncated token: %d; want 401", resp.StatusCode)
+	}
+
+	c := api.NewClient(srv.URL, nil).WithToken(token)
+	fn, _, err := folder.Open(dir, folder.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Publish(ctx, fn, api.PublishOptions{Name: "press", Plain: true}, nil); err != nil {
+		t.Fatalf("publish with the token: %v", err)
+	}
+	resp, err = http.Get(srv.URL + api.MetricsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics without a token: %d; want 200", resp.StatusCode)
+	}
+}

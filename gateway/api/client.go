@@ -18,8 +18,9 @@ import (
 
 // Client is a Service reached over HTTP: the CLI's view of a running daemon.
 type Client struct {
-	base string
-	hc   *http.Client
+	base  string
+	hc    *http.Client
+	token string
 }
 
 var _ Service = (*Client)(nil)
@@ -32,6 +33,13 @@ func NewClient(baseURL string, hc *http.Client) *Client {
 		hc = &http.Client{}
 	}
 	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc}
+}
+
+// WithToken makes the client send the API token (the repo's TokenFile)
+// with every request, and returns it.
+func (c *Client) WithToken(token string) *Client {
+	c.token = token
+	return c
 }
 
 // Ping reports whether a daemon answers at the client's URL.
@@ -51,6 +59,9 @@ func (c *Client) post(ctx context.Context, op string, q url.Values, body io.Read
 	}
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -84,6 +95,8 @@ func (e remoteError) Is(target error) bool {
 	switch e.kind {
 	case "invalid":
 		return target == ErrInvalid
+	case "unauthorized":
+		return target == ErrUnauthorized
 	case "not_found":
 		return target == ErrNotFound
 	case "not_pinned":

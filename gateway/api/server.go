@@ -1,6 +1,8 @@
 package api
 
 import (
+	"strings"
+	"crypto/subtle"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,6 +37,7 @@ type HandlerOption func(*handlerOptions)
 
 type handlerOptions struct {
 	metrics prometheus.Gatherer
+	token   string
 }
 
 // WithMetrics serves the metrics g gathers at GET /metrics, in the
@@ -42,6 +45,15 @@ type handlerOptions struct {
 // for). Without it /metrics is not found.
 func WithMetrics(g prometheus.Gatherer) HandlerOption {
 	return func(o *handlerOptions) { o.metrics = g }
+}
+
+// WithToken makes every operation require the header "Authorization:
+// Bearer <token>"; a request without it, or with another token, is
+// answered 401 and does nothing. GET /metrics, which only reads, stays
+// open to a local scraper. An empty token requires nothing (tests that
+// serve the handler themselves).
+func WithToken(token string) HandlerOption {
+	return func(o *handlerOptions) { o.token = token }
 }
 
 // MetricsPath is where WithMetrics serves the metrics.
@@ -102,9 +114,15 @@ func NewHandler(svc Service, log *slog.Logger, opts ...HandlerOption) http.Handl
 	mux.HandleFunc("POST "+Prefix+"mirror/status", s.mirrorStatus)
 	mux.HandleFunc("POST "+Prefix+"stats", s.stats)
 	mux.HandleFunc("POST "+Prefix+"verify", s.verify)
+	want := []byte("Bearer " + o.token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
 			writeError(w, http.StatusForbidden, fmt.Errorf("%w: the API does not accept requests from web pages (Origin %q)", ErrInvalid, o))
+			return
+		}
+		if o.token != "" && strings.HasPrefix(r.URL.Path, Prefix) &&
+			subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			writeError(w, http.StatusUnauthorized, fmt.Errorf("%w: missing or wrong API token (the commons CLI reads it from the repo's %s file)", ErrUnauthorized, TokenFile))
 			return
 		}
 		mux.ServeHTTP(w, r)
@@ -124,6 +142,8 @@ type errorBody struct {
 
 func kindOf(err error) (string, int) {
 	switch {
+	case errors.Is(err, ErrUnauthorized):
+		return "unauthorized", http.StatusUnauthorized
 	case errors.Is(err, ErrInvalid):
 		return "invalid", http.StatusBadRequest
 	case errors.Is(err, ErrNotFound):
