@@ -1,9 +1,8 @@
 package api
 
 import (
-	"strings"
-	"crypto/subtle"
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 

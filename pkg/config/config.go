@@ -82,8 +82,8 @@ type Addresses struct {
 	Announce []string `toml:"announce" comment:"If set, the only addresses announced to peers (e.g. a public address behind NAT)."`
 	API      string   `toml:"api" comment:"The local HTTP API used by the commons CLI; every request needs the repo's api-token. Loopback only unless api_remote is set. Empty: no API."`
 	// APIRemote allows the API on an address other than loopback.
-	APIRemote bool `toml:"api_remote" comment:"Allow addresses.api on a non-loopback address. Every request still needs the repo's api-token, and the API is plain HTTP: only on a network you trust, or behind TLS."`
-	Gateway  string   `toml:"gateway" comment:"The HTTP gateway: /ipfs/, /ipns/ and the home page. Empty: no gateway."`
+	APIRemote bool   `toml:"api_remote" comment:"Allow addresses.api on a non-loopback address. Every request still needs the repo's api-token, and the API is plain HTTP: only on a network you trust, or behind TLS."`
+	Gateway   string `toml:"gateway" comment:"The HTTP gateway: /ipfs/, /ipns/ and the home page. Empty: no gateway."`
 }
 
 // Bootstrap lists the peers dialled at start.
