@@ -195,21 +195,34 @@ func (b *bench) newLab(ctx context.Context) (*linklab.Lab, error) {
 	return linklab.New(ctx, linklab.Config{Rate: netlabRate, Delay: netlabDelay, Loss: netlabLoss, Seed: b.opt.seed})
 }
 
+// labPair makes a fresh link and a fresh repo on each side of it for im;
+// done closes and removes them all.
+func (b *bench) labPair(ctx context.Context, im impl) (lab *linklab.Lab, a, bb *netlabSide, done func(), err error) {
+	lab, err = b.newLab(ctx)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	a, bb = newSide(lab, 0, b.newRepoDir(im, "netlab-a")), newSide(lab, 1, b.newRepoDir(im, "netlab-b"))
+	done = func() {
+		b.removeRepo(bb.repo)
+		b.removeRepo(a.repo)
+		bb.close()
+		a.close()
+		lab.Close()
+	}
+	return lab, a, bb, done, nil
+}
+
 // netlabCommons runs commons: A publishes the folder, B (whose bootstrap
 // peers are A's TCP and QUIC addresses on the link, the lan profile
 // otherwise) follows A's library. Nothing is tuned.
 func (b *bench) netlabCommons(ctx context.Context, c *commonsImpl, nc netlabCase, folder string) (netlabRun, error) {
 	run := netlabRun{Name: nc.name, Impl: nameCommons, Cut: nc.cut, ReceivedB: -1}
-	lab, err := b.newLab(ctx)
+	lab, a, bb, done, err := b.labPair(ctx, c)
 	if err != nil {
 		return run, err
 	}
-	defer lab.Close()
-	a, bb := newSide(lab, 0, b.newRepoDir(c, "netlab-a")), newSide(lab, 1, b.newRepoDir(c, "netlab-b"))
-	defer a.close()
-	defer bb.close()
-	defer b.removeRepo(a.repo)
-	defer b.removeRepo(bb.repo)
+	defer done()
 	cli := func(s *netlabSide, args ...string) (cmdResult, error) {
 		bin, argv := s.in(c.bin, append([]string{"--repo", s.repo}, args...)...)
 		return runCLI(ctx, c.timeout, c.env(), bin, argv...)
@@ -381,16 +394,11 @@ func setBootstrap(repo string, peers []string) error {
 // B connects to A's address of the case's transport and runs `pin add`.
 func (b *bench) netlabKubo(ctx context.Context, k *kuboImpl, nc netlabCase, folder string) (netlabRun, error) {
 	run := netlabRun{Name: nc.name, Impl: nameKubo, Cut: nc.cut, ReceivedB: -1, Transport: strings.ToUpper(nc.transport)}
-	lab, err := b.newLab(ctx)
+	lab, a, bb, done, err := b.labPair(ctx, k)
 	if err != nil {
 		return run, err
 	}
-	defer lab.Close()
-	a, bb := newSide(lab, 0, b.newRepoDir(k, "netlab-a")), newSide(lab, 1, b.newRepoDir(k, "netlab-b"))
-	defer a.close()
-	defer bb.close()
-	defer b.removeRepo(a.repo)
-	defer b.removeRepo(bb.repo)
+	defer done()
 	config := func(s *netlabSide, extra map[string]any) error {
 		if _, err := k.run(ctx, s.repo, "init", "--profile=test", "--empty-repo"); err != nil {
 			return err

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
@@ -461,4 +462,43 @@ func TestE2EAPIToken(t *testing.T) {
 			t.Errorf("%s on the gateway: %d; want 405", m, resp.StatusCode)
 		}
 	}
+}
+
+// TestE2EDownloadLimit: a daemon with swarm.download_rate set fetches a
+// bundle from another over real loopback sockets no faster than the limit
+// (a lower bound on the time only: a slow machine cannot break it).
+func TestE2EDownloadLimit(t *testing.T) {
+	t.Parallel()
+	src := filepath.Join(t.TempDir(), "press")
+	if err := os.CopyFS(src, os.DirFS(demoBundle(t))); err != nil {
+		t.Fatal(err)
+	}
+	cad := make([]byte, 1<<20)
+	if _, err := rand.Read(cad); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "frame.step"), cad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a, b := newRepo(t, "a"), newRepo(t, "b")
+	const rate = 2_000_000 / 8 // "2Mbit" in bytes per second
+	b.setConfig("swarm", "download_rate", `"2Mbit"`)
+	da := a.start()
+	b.start()
+	pub := a.publish(src)
+	for _, l := range da.listen {
+		if strings.Contains(l, "/tcp/") {
+			b.ok("connect", l)
+			break
+		}
+	}
+	start := time.Now()
+	b.ok("pin", "add", pub.CID.String())
+	took := time.Since(start)
+	floor := time.Duration(0.85 * float64(len(cad)) / rate * float64(time.Second))
+	t.Logf("pin add of a bundle with a 1 MiB file at 2 Mbit/s took %v (floor %v)", took, floor)
+	if took < floor {
+		t.Fatalf("the fetch took %v; at 2 Mbit/s 1 MiB takes at least %v", took, floor)
+	}
+	b.ok("verify")
 }

@@ -15,14 +15,17 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/crypto"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/commons-p2p/commons/gateway/api"
 	"github.com/commons-p2p/commons/node"
 	"github.com/commons-p2p/commons/pkg/config"
 	"github.com/commons-p2p/commons/pkg/folder"
 )
 
-// setup returns an offline node and a client reaching it over HTTP.
-func setup(t *testing.T) (*node.Node, *api.Client, *httptest.Server) {
+// setup returns an offline node and a client reaching it over HTTP,
+// through a handler made with opts.
+func setup(t *testing.T, opts ...api.HandlerOption) (*node.Node, *api.Client, *httptest.Server) {
 	t.Helper()
 	s, _ := config.FromProfile("test")
 	key, _, err := crypto.GenerateEd25519Key(nil)
@@ -34,7 +37,7 @@ func setup(t *testing.T) (*node.Node, *api.Client, *httptest.Server) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
-	srv := httptest.NewServer(api.NewHandler(n, nil))
+	srv := httptest.NewServer(api.NewHandler(n, nil, opts...))
 	t.Cleanup(srv.Close)
 	return n, api.NewClient(srv.URL, nil), srv
 }
@@ -203,19 +206,9 @@ func TestPublishRefusedOverHTTP(t *testing.T) {
 // one is refused (401, ErrUnauthorized through the client) and changes
 // nothing; with it, it runs. /metrics stays open for a local scraper.
 func TestTokenRequired(t *testing.T) {
-	s, _ := config.FromProfile("test")
-	key, _, err := crypto.GenerateEd25519Key(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := node.New(context.Background(), node.Config{Settings: s, Identity: key, Offline: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close() })
 	const token = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-	srv := httptest.NewServer(api.NewHandler(n, nil, api.WithToken(token), api.WithMetrics(n.Metrics())))
-	t.Cleanup(srv.Close)
+	reg := prometheus.NewRegistry()
+	n, _, srv := setup(t, api.WithToken(token), api.WithMetrics(reg))
 	ctx := context.Background()
 	dir := tree(t)
 
