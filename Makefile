@@ -62,16 +62,38 @@ bench: build kubo
 bench-netlab: build kubo
 	COMMONS_KUBO_BIN=$(KUBO) $(GO) run ./cmd/commons-bench -scenarios netlab $(BENCHFLAGS)
 
-# Runs every Fuzz* test for FUZZTIME each. Interesting inputs land in each
-# package's testdata/fuzz/, and plain `go test` replays them.
+# Runs every Fuzz* test for FUZZTIME each and prints, per target, the CPU
+# time it used (user+system, all workers), executions, new interesting
+# inputs and the result. The interesting inputs the fuzzer finds (kept in
+# Go's cache) are copied into the package's testdata/fuzz/<target>/, where
+# plain `go test` replays them; a crasher is written there by Go itself.
+# To keep the repo small only the FUZZKEEP smallest, each under
+# FUZZKEEPSIZE, are copied per target. Commit them. Exits non-zero if any target found a failure.
 FUZZTIME ?= 30s
+FUZZMINIMIZE ?= 5s
+FUZZKEEP ?= 64
+FUZZKEEPSIZE ?= 16k
 fuzz:
-	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	@bash -c 'set -uo pipefail; cache=$$($(GO) env GOCACHE)/fuzz; fail=0; sum=""; \
+	for pkg in $$($(GO) list $(PKGS)); do \
+	  dir=$$($(GO) list -f "{{.Dir}}" $$pkg); \
+	  for f in $$($(GO) test -list "^Fuzz" $$pkg | grep "^Fuzz" || true); do \
 	    echo "== $$pkg $$f ($(FUZZTIME))"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	    out=$$(mktemp); \
+	    /usr/bin/time -f "%U %S" -o $$out.cpu $(GO) test -run "^$$" -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg 2>&1 | tee $$out; \
+	    rc=$${PIPESTATUS[0]}; \
+	    cpu=$$(awk "{printf \"%.0f\", \$$1+\$$2}" $$out.cpu 2>/dev/null); \
+	    execs=$$(grep -o "execs: [0-9]*" $$out | tail -1 | cut -d" " -f2); \
+	    new=$$(grep -o "new interesting: [0-9]*" $$out | tail -1 | cut -d" " -f3); \
+	    res=ok; if [ $$rc != 0 ]; then res=FAILED; fail=1; fi; \
+	    if [ -d $$cache/$$pkg/$$f ]; then mkdir -p $$dir/testdata/fuzz/$$f; \
+	      for c in $$(cd $$cache/$$pkg/$$f && find . -type f -size -$(FUZZKEEPSIZE) -printf "%s %f\n" | sort -n | head -$(FUZZKEEP) | cut -d" " -f2); do \
+	        cp -n $$cache/$$pkg/$$f/$$c $$dir/testdata/fuzz/$$f/; done; fi; \
+	    sum="$$sum$$(printf "%-52s %-24s %6ss %10s %5s %s" $${pkg#github.com/commons-p2p/commons/} $$f "$${cpu:-?}" "$${execs:-0}" "$${new:-0}" $$res)\n"; \
+	    rm -f $$out $$out.cpu; \
 	  done; \
-	done
+	done; \
+	printf "\n%-52s %-24s %7s %10s %5s %s\n" package target cpu execs new result; printf "$$sum"; exit $$fail'
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)

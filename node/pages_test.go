@@ -48,7 +48,7 @@ contact = "javascript:window.__pwned='contact'"
 )
 
 // hostileFolder writes a design folder full of hostile content.
-func hostileFolder(t *testing.T) string {
+func hostileFolder(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "evil-press")
 	nodetest.WriteTree(t, dir, map[string]string{
@@ -63,7 +63,7 @@ func hostileFolder(t *testing.T) string {
 }
 
 // demoFolder copies the demo bundle into a temporary folder.
-func demoFolder(t *testing.T) string {
+func demoFolder(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "brick-press")
 	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "testdata", "demo", "brick-press"))); err != nil {

@@ -34,7 +34,7 @@ import (
 
 // offlineNode opens a repo's store in a new directory as the CLI does
 // with no daemon running: no host, no network at all.
-func offlineNode(t *testing.T) (*node.Node, crypto.PrivKey) {
+func offlineNode(t testing.TB) (*node.Node, crypto.PrivKey) {
 	t.Helper()
 	key, _, err := crypto.GenerateEd25519Key(nil)
 	if err != nil {
