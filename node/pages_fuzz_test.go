@@ -33,7 +33,7 @@ func FuzzPagesRequest(f *testing.F) {
 	demo := publishDir(f, n.Node, demoFolder(f)).CID.String()
 	h := n.GatewayHandler()
 	for _, seed := range []struct {
-		prefix     uint8
+		prefix    uint8
 		rest, qry string
 	}{
 		{0, "", ""},
