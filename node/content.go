@@ -113,10 +113,11 @@ func (n *Node) pinLocal(ctx context.Context, root cid.Cid, name string, record f
 
 // Pin implements api.Service.
 func (n *Node) Pin(ctx context.Context, c cid.Cid, name string, progress func(api.Progress)) error {
-	defer n.Blockstore.PinLock(ctx).Unlock(ctx)
-	if err := n.fetchDAG(ctx, c, progress); err != nil {
+	unlock, err := n.fetchLocked(ctx, c, progress)
+	if err != nil {
 		return fmt.Errorf("pin %s: %w", c, err)
 	}
+	defer unlock.Unlock(ctx)
 	// A design bundle is verified before it is pinned: a bundle whose
 	// signature or layout is wrong is refused, and nothing is pinned.
 	b, err := bundle.Load(ctx, n.localDAG, c, bundle.LoadOptions{})
@@ -196,79 +197,18 @@ func (n *Node) Pins(ctx context.Context) ([]api.PinInfo, error) {
 	return out, nil
 }
 
-// GC implements api.Service. It marks every block reachable from a pin
-// (walking only the local store) and deletes the rest, holding the GC lock
-// so no import or fetch runs meanwhile.
-func (n *Node) GC(ctx context.Context) (api.GCResult, error) {
-	start := time.Now()
-	defer n.Blockstore.GCLock(ctx).Unlock(ctx)
-	keep := cid.NewSet()
-	local := n.localDAG
-	getLinks := func(ctx context.Context, c cid.Cid) ([]*ipld.Link, error) {
-		links, err := merkledag.GetLinksWithDAG(local)(ctx, c)
-		if ipld.IsNotFound(err) {
-			return nil, nil // a pinned DAG with a missing block keeps what it has
-		}
-		return links, err
-	}
-	pins, err := n.Pins(ctx)
-	if err != nil {
-		return api.GCResult{}, fmt.Errorf("gc: %w", err)
-	}
-	// Versions a mirror is fetching keep what of them has arrived, also
-	// across a restart, until they are pinned or no longer wanted.
-	wanted, err := n.mirrorState.Wanted(ctx)
-	if err != nil {
-		return api.GCResult{}, fmt.Errorf("gc: %w", err)
-	}
-	for _, c := range wanted {
-		pins = append(pins, api.PinInfo{CID: c, Type: "wanted"})
-	}
-	for _, p := range pins {
-		if p.Type == "direct" {
-			keep.Add(p.CID)
-			continue
-		}
-		if err := merkledag.Walk(ctx, getLinks, p.CID, keep.Visit, merkledag.Concurrent()); err != nil {
-			return api.GCResult{}, fmt.Errorf("gc: walk pin %s: %w", p.CID, err)
-		}
-	}
-	keepHash := make(map[string]struct{}, keep.Len())
-	_ = keep.ForEach(func(c cid.Cid) error { keepHash[string(c.Hash())] = struct{}{}; return nil })
-	keys, err := n.Blockstore.AllKeysChan(ctx)
-	if err != nil {
-		return api.GCResult{}, fmt.Errorf("gc: list blocks: %w", err)
-	}
-	var res api.GCResult
-	for k := range keys {
-		if _, ok := keepHash[string(k.Hash())]; ok {
-			res.Kept++
-			continue
-		}
-		if err := n.Blockstore.DeleteBlock(ctx, k); err != nil {
-			return res, fmt.Errorf("gc: delete %s: %w", k, err)
-		}
-		res.Removed++
-	}
-	if err := ctx.Err(); err != nil {
-		return res, fmt.Errorf("gc: %w", err)
-	}
-	if err := n.store.Sync(ctx); err != nil {
-		return res, fmt.Errorf("gc: %w", err)
-	}
-	res.Duration = time.Since(start)
-	return res, nil
-}
-
 // Export implements api.Service.
 func (n *Node) Export(ctx context.Context, p string, w io.Writer, progress func(api.Progress)) error {
-	defer n.Blockstore.PinLock(ctx).Unlock(ctx)
 	ctx, wd := n.watch(ctx)
 	defer wd.stop()
 	root, err := n.resolve(ctx, p)
 	if err != nil {
 		return wd.explain(fmt.Errorf("export %s: %w", p, err))
 	}
+	// Not the pin lock: an export that fetches may take long, and a
+	// collection keeps what is stored under a root in flight and what
+	// arrives meanwhile; a block it removed first is fetched again.
+	defer n.gc.track(root)()
 	getter := &watchedGetter{bs: blockservice.NewSession(ctx, n.Blocks), wd: wd}
 	// Get the root before writing anything, so that the commonest failure
 	// (nobody has it) is an error response rather than a cut-off CAR.

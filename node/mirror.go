@@ -816,20 +816,25 @@ func (m *mirrorService) next() *mirrorTask {
 func (m *mirrorService) fetch(ctx context.Context, t *mirrorTask) error {
 	n := m.n
 	root := t.v.Root
+	// The pin lock is held to look and to pin, not while fetching: a
+	// collection runs beside a fetch (see gcState).
 	unlock := n.Blockstore.PinLock(ctx)
-	defer unlock.Unlock(ctx)
 	if _, pinned, err := n.Pinner.IsPinnedWithType(ctx, root, pin.Recursive); err == nil && pinned {
-		if err := n.holdPinned(ctx, root, t.lib, pin.Recursive, ""); err != nil {
-			return err
+		err := n.holdPinned(ctx, root, t.lib, pin.Recursive, "")
+		if err == nil {
+			err = n.store.Sync(ctx)
 		}
-		return n.store.Sync(ctx)
+		unlock.Unlock(ctx)
+		return err
 	}
 	// Durable before the first block arrives, so that after a crash gc
 	// still knows what the blocks it finds are for.
-	if err := n.mirrorState.Want(ctx, root); err != nil {
-		return err
+	err := n.mirrorState.Want(ctx, root)
+	if err == nil {
+		err = n.store.Sync(ctx)
 	}
-	if err := n.store.Sync(ctx); err != nil {
+	unlock.Unlock(ctx)
+	if err != nil {
 		return err
 	}
 	progress := func(p api.Progress) {
@@ -839,9 +844,11 @@ func (m *mirrorService) fetch(ctx context.Context, t *mirrorTask) error {
 		}
 		m.mu.Unlock()
 	}
-	if err := n.fetchDAG(ctx, root, progress); err != nil {
+	unlock, err = n.fetchLocked(ctx, root, progress)
+	if err != nil {
 		return err
 	}
+	defer unlock.Unlock(ctx)
 	b, err := bundle.Load(ctx, n.localDAG, root, bundle.LoadOptions{Publisher: t.expect})
 	if err != nil {
 		return refusal{fmt.Errorf("%s: %w", t.v.Bundle, bundleError(err))}

@@ -128,6 +128,7 @@ type Node struct {
 	libMu       sync.Mutex
 	ownRecordCh chan struct{}
 	mirrorState *mirror.State
+	gc          *gcState
 	mirror      *mirrorService // nil until Run, and offline
 
 	metrics *prometheus.Registry // this node's own: see Metrics
@@ -183,9 +184,10 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	dstore := n.store.Datastore()
 
-	// Blocks. Everything that adds blocks (import, fetch) takes the GC
-	// locker's pin lock, so a collection never deletes what is in flight.
-	n.Blockstore = blockstore.NewGCBlockstore(n.store.Blockstore(), blockstore.NewGCLocker())
+	// Blocks. Imports take the GC locker's pin lock; fetches tell the
+	// collector what they are fetching instead (see gcState).
+	n.gc = newGCState()
+	n.Blockstore = blockstore.NewGCBlockstore(gcWatched{n.store.Blockstore(), n.gc}, blockstore.NewGCLocker())
 	n.bundles = bundle.NewIndex(dstore)
 	if n.verified, err = lru.New[cid.Cid, *bundle.Bundle](256); err != nil {
 		return nil, fmt.Errorf("node: bundle cache: %w", err)

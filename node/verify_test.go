@@ -3,6 +3,9 @@ package node_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,10 +13,13 @@ import (
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	ds "github.com/ipfs/go-datastore"
+	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 	mh "github.com/multiformats/go-multihash"
 
 	"github.com/commons-p2p/commons/gateway/api"
+	"github.com/commons-p2p/commons/node"
 	"github.com/commons-p2p/commons/node/nodetest"
+	"github.com/commons-p2p/commons/pkg/carfile"
 	"github.com/commons-p2p/commons/pkg/folder"
 	"github.com/commons-p2p/commons/pkg/metadata"
 )
@@ -165,4 +171,102 @@ func TestGCConcurrentWithPublishAndPin(t *testing.T) {
 			t.Fatalf("%s is not pinned", c)
 		}
 	}
+}
+
+// TestGCBesideSlowFetch: a collection started while a pin fetches over a
+// slow link does not wait for the fetch, and a publish started while the
+// collection runs does not wait either (with the pin lock held for the
+// whole fetch, gc waited for it, and every publish waited behind gc). The
+// collection removes the garbage, keeps what the fetch has stored, and
+// the pin then completes without fetching anything twice.
+func TestGCBesideSlowFetch(t *testing.T) {
+	nw := nodetest.New(t, 2, nodetest.Options{Link: mocknet.LinkOptions{Bandwidth: 512 << 10}})
+	a, b := nw.Nodes[0], nw.Nodes[1]
+	nw.Connect(0, 1)
+	ctx := context.Background()
+	dir, _ := cadFolder(t, 6<<20)
+	src := publishBundle(t, a.Node, dir, metadata.Metadata{})
+
+	// Garbage on B: a plain folder added and unpinned.
+	junkDir := t.TempDir()
+	nodetest.WriteTree(t, junkDir, map[string]string{"a.bin": strings.Repeat("junk", 300<<10), "b.txt": "junk\n"})
+	fn, _, err := folder.Open(junkDir, folder.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk, err := b.Publish(ctx, fn, api.PublishOptions{Name: "junk", Plain: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Unpin(ctx, junk.CID); err != nil {
+		t.Fatal(err)
+	}
+
+	pinDone := make(chan error, 1)
+	started := make(chan struct{})
+	var once sync.Once
+	go func() {
+		pinDone <- b.Pin(ctx, src.CID, "", func(p api.Progress) {
+			if p.Bytes > 1<<20 {
+				once.Do(func() { close(started) })
+			}
+		})
+	}()
+	select {
+	case <-started:
+	case err := <-pinDone:
+		t.Fatalf("the pin ended before 1 MiB of 6 arrived over a 512 KiB/s link: %v", err)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("no progress from the pin in 2 minutes")
+	}
+	before := b.Received().Bytes
+	res, err := b.GC(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubDir := licensedFolder(t)
+	nodetest.WriteTree(t, pubDir, map[string]string{"notes/during.md": "published while the pin fetched\n"})
+	pub := publishBundle(t, b.Node, pubDir, metadata.Metadata{})
+	select {
+	case err := <-pinDone:
+		t.Fatalf("the pin finished (%v) before gc and a publish beside it returned: the link is not slow enough for this test", err)
+	default:
+	}
+	t.Logf("gc beside the fetch: removed %d, kept %d, in %v; %d bytes had arrived", res.Removed, res.Kept, res.Duration, before)
+	if res.Removed == 0 {
+		t.Error("gc removed nothing; the unpinned bundle was garbage")
+	}
+	select {
+	case err := <-pinDone:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(3 * time.Minute):
+		t.Fatal("the pin did not finish in 3 minutes")
+	}
+	for _, c := range []cid.Cid{src.CID, pub.CID} {
+		if !pinned(t, b.Node, c) {
+			t.Fatalf("%s is not pinned", c)
+		}
+	}
+	v, err := b.Verify(ctx, api.VerifyOptions{}, nil)
+	if err != nil || !v.OK {
+		t.Fatalf("after gc beside a fetch: %+v %v", v, err)
+	}
+	// Nothing that had arrived was removed and fetched again.
+	size := dagSize(t, b.Node, src.CID)
+	if got := b.Received().Bytes; got > size+size/20 {
+		t.Errorf("B received %d bytes for a DAG of %d: gc removed what the fetch had stored", got, size)
+	}
+}
+
+// dagSize is the sum of the sizes of the blocks under root, as stored on n.
+func dagSize(t *testing.T, n *node.Node, root cid.Cid) int64 {
+	t.Helper()
+	var size int64
+	err := carfile.Export(context.Background(), n.Blockstore, []cid.Cid{root}, io.Discard, carfile.ExportOptions{Progress: func(_, b int64) { size = b }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return size
 }
