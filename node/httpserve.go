@@ -18,8 +18,14 @@ import (
 const (
 	// httpHeaderTimeout is how long a client has to send a request's
 	// whole header, from the moment it connects or, on a kept-alive
-	// connection, from the first byte of its next request.
-	httpHeaderTimeout = 10 * time.Second
+	// connection, from the first byte of its next request. It was 10 s:
+	// with 1,000 clients on a machine busy with other work (the daemon got
+	// a fifth of a core), honest requests were cut by it, a few per run,
+	// because a goroutine could wait more than 10 s for a CPU between
+	// setting the deadline and reading bytes that were already there (or
+	// the starved client between connecting and writing). Apache allows
+	// 20-40 s, nginx 60 s.
+	httpHeaderTimeout = 30 * time.Second
 	// httpIdleTimeout closes a kept-alive connection with no request for
 	// this long. Without it (net/http falls back to the ReadTimeout, which
 	// the servers do not set) an idle connection was held forever.

@@ -39,11 +39,14 @@ import (
 // leak or an unbounded queue (memory growing with the connections or the
 // requests), not a slow machine.
 const (
-	loadClients  = 1000
-	loadDuration = 60 * time.Second
+	loadClients   = 1000
+	loadDuration  = 60 * time.Second // after the ramp
+	loadRamp      = 5 * time.Second
+	loadRampSteps = 50
 	// loadRequestTimeout bounds every request of the test: a request that
-	// takes longer has hung, which is a failure.
-	loadRequestTimeout = 60 * time.Second
+	// takes longer has hung, which is a failure. It is three times the
+	// retrieval timeout, which a request for a missing CID waits in full.
+	loadRequestTimeout = 90 * time.Second
 	// loadRSSBound is the most resident memory the daemon may use at any
 	// sampled moment of the test (idle it uses about 70 MiB, under this
 	// load 200–450 MiB).
@@ -386,10 +389,15 @@ func runLoad(t *testing.T, targets []*loadTarget, mon *monitor, idle sample) {
 	)
 	mon.mark()
 	selfCPU := cpuTime(os.Getpid())
-	ctx, cancel := context.WithTimeout(context.Background(), loadDuration)
+	// The clients start in steps over loadRamp, in a seeded random order
+	// of their targets, then all of them run for loadDuration. Started all
+	// at once, a client on this busy machine could be scheduled to send
+	// its first request only after the server's header timeout (10 s) had
+	// closed its new connection.
+	ctx, cancel := context.WithTimeout(context.Background(), loadRamp+loadDuration)
 	defer cancel()
 	start := time.Now()
-	client := 0
+	var clients []func()
 	for _, tg := range targets {
 		for range tg.clients {
 			// One transport per client: each keeps its own connection.
@@ -401,9 +409,8 @@ func runLoad(t *testing.T, targets []*loadTarget, mon *monitor, idle sample) {
 			}
 			transports = append(transports, tr)
 			hc := &http.Client{Transport: tr, Timeout: loadRequestTimeout}
-			rng := rand.New(rand.NewPCG(uint64(client), 99))
-			client++
-			wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(len(clients)), 99))
+			clients = append(clients, func() {
 				for ctx.Err() == nil {
 					req, err := tg.request(ctx, gw, rng)
 					if err != nil {
@@ -416,7 +423,7 @@ func runLoad(t *testing.T, targets []*loadTarget, mon *monitor, idle sample) {
 						if ctx.Err() != nil {
 							return // the test's end cut it
 						}
-						fails.add(tg.name+": transport", err.Error())
+						fails.add(tg.name+": transport", fmt.Sprintf("%v (%s into the test, after %s)", err, t0.Sub(start).Round(time.Millisecond), time.Since(t0).Round(time.Millisecond)))
 						continue
 					}
 					msg, n := tg.check(resp)
@@ -426,12 +433,22 @@ func runLoad(t *testing.T, targets []*loadTarget, mon *monitor, idle sample) {
 					}
 					tg.record(resp.StatusCode, time.Since(t0), n)
 					if msg != "" {
-						fails.add(tg.name+": answer", msg)
+						fails.add(tg.name+": answer", fmt.Sprintf("%s (%s into the test, after %s)", msg, t0.Sub(start).Round(time.Millisecond), time.Since(t0).Round(time.Millisecond)))
 					}
 				}
 			})
 		}
 	}
+	rand.New(rand.NewPCG(5, 5)).Shuffle(len(clients), func(i, j int) { clients[i], clients[j] = clients[j], clients[i] })
+	step := len(clients) / loadRampSteps
+	tick := time.NewTicker(loadRamp / loadRampSteps)
+	for i := 0; i < len(clients); i += step {
+		for _, c := range clients[i:min(i+step, len(clients))] {
+			wg.Go(c)
+		}
+		<-tick.C
+	}
+	tick.Stop()
 	wg.Wait()
 	elapsed := time.Since(start)
 	peak := mon.peakSinceMark()
@@ -445,8 +462,8 @@ func runLoad(t *testing.T, targets []*loadTarget, mon *monitor, idle sample) {
 			tg.name, tg.clients, float64(len(tg.latencies))/elapsed.Seconds(),
 			pct(tg.latencies, 50), pct(tg.latencies, 99), fmtCodes(tg.codes), mib(tg.bytes))
 	}
-	t.Logf("load: %d clients for %s: %d expected answers (%.0f/s), %d 429s, %d connections dialled",
-		loadClients, elapsed.Round(time.Millisecond), ok, float64(ok)/elapsed.Seconds(), tooMany, dialer.dials.Load())
+	t.Logf("load: %d clients (started over %s) for %s: %d expected answers (%.0f/s), %d 429s, %d connections dialled",
+		loadClients, loadRamp, elapsed.Round(time.Millisecond), ok, float64(ok)/elapsed.Seconds(), tooMany, dialer.dials.Load())
 	t.Logf("daemon under load: peak RSS %.1f MiB, peak %d fds, peak %d goroutines, %.2f cores on average (the test process: %.2f)",
 		mib(peak.rss), peak.fds, peak.goroutines, peak.cpu.Seconds(), (cpuTime(os.Getpid())-selfCPU).Seconds()/elapsed.Seconds())
 	fails.report(t)
