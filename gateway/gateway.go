@@ -18,11 +18,13 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
@@ -52,6 +54,12 @@ const (
 	// (boxo's default).
 	DefaultMaxRequestDuration = boxogw.DefaultMaxRequestDuration
 
+	// DefaultTurnsPerCPU is how many requests for stored content per CPU
+	// are prepared at once (see Config.Turns), and DefaultMinTurns the
+	// least.
+	DefaultTurnsPerCPU = 16
+	DefaultMinTurns    = 32
+
 	// DefaultHostname is the host served as a subdomain gateway when
 	// Config.Hostnames is empty: http://<cid>.ipfs.localhost:8080/ works in
 	// browsers without any DNS setup.
@@ -72,6 +80,16 @@ type Config struct {
 	// answered 429 Too Many Requests with Retry-After. Zero means
 	// DefaultMaxConcurrentRequests.
 	MaxConcurrentRequests int
+
+	// Turns is how many requests for content whose root block is stored
+	// are prepared at once: resolving their path and reading up to their
+	// first byte. The others wait for a turn, at most RetrievalTimeout,
+	// then are answered 429 with Retry-After; beyond
+	// MaxConcurrentRequests waiting they are answered 429 at once. A
+	// request gives its turn back when it starts answering. Content not
+	// stored does not take turns. Zero means DefaultTurnsPerCPU per CPU
+	// (GOMAXPROCS), at least DefaultMinTurns.
+	Turns int
 
 	// MaxRequestDuration is the absolute deadline of one content request.
 	// Zero means DefaultMaxRequestDuration.
@@ -111,6 +129,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("retrieval timeout %s: %w", cfg.RetrievalTimeout, errNegative)
 	case cfg.MaxConcurrentRequests < 0:
 		return cfg, fmt.Errorf("max concurrent requests %d: %w", cfg.MaxConcurrentRequests, errNegative)
+	case cfg.Turns < 0:
+		return cfg, fmt.Errorf("turns %d: %w", cfg.Turns, errNegative)
 	case cfg.MaxRequestDuration < 0:
 		return cfg, fmt.Errorf("max request duration %s: %w", cfg.MaxRequestDuration, errNegative)
 	}
@@ -119,6 +139,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.MaxConcurrentRequests == 0 {
 		cfg.MaxConcurrentRequests = DefaultMaxConcurrentRequests
+	}
+	if cfg.Turns == 0 {
+		cfg.Turns = max(DefaultMinTurns, DefaultTurnsPerCPU*runtime.GOMAXPROCS(0))
 	}
 	if cfg.MaxRequestDuration == 0 {
 		cfg.MaxRequestDuration = DefaultMaxRequestDuration
@@ -186,6 +209,11 @@ func normalizeHostname(h string) (string, error) {
 // are answered 501 with [ErrNoNameSystem]'s message. Signed IPNS records
 // (?format=ipns-record) come from cfg.Records. DNSLink websites (a Host
 // header that is a DNSLink domain) are not served.
+//
+// Under load, requests for content whose root block is in blocks' block
+// store take turns (cfg.Turns) to be prepared, waiting at most
+// cfg.RetrievalTimeout for one before a 429; beyond
+// cfg.MaxConcurrentRequests content requests at once boxo answers 429.
 func New(cfg Config, blocks blockservice.BlockService, names namesys.Resolver, pages http.Handler) (http.Handler, error) {
 	if blocks == nil {
 		return nil, errors.New("gateway: new: nil block service")
@@ -234,6 +262,15 @@ func New(cfg Config, blocks blockservice.BlockService, names namesys.Resolver, p
 	if cfg.Counter != nil {
 		ipfs = countDownloads(cfg.Counter, ipfs)
 	}
+	stored := func(ctx context.Context, c cid.Cid) bool {
+		has, err := blocks.Blockstore().Has(ctx, c)
+		return err == nil && has
+	}
+	tn, err := newTurns(cfg.Turns, cfg.RetrievalTimeout, cfg.MaxConcurrentRequests, stored, cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: new: metrics: %w", err)
+	}
+	ipfs = tn.wrap(ipfs)
 	// The hostname handler rewrites subdomain requests to /<ns>/<root>/...;
 	// only the namespaces the gateway serves may reach boxo's handler.
 	onlyContent := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -685,7 +685,7 @@ func TestConfig(t *testing.T) {
 		{"zero gets defaults", Config{}, false, func(c Config) error {
 			if c.RetrievalTimeout != DefaultRetrievalTimeout || c.MaxConcurrentRequests != DefaultMaxConcurrentRequests ||
 				c.MaxRequestDuration != DefaultMaxRequestDuration || fmt.Sprint(c.Hostnames) != "[localhost]" ||
-				c.Registerer == nil || c.Logger == nil {
+				c.Registerer == nil || c.Logger == nil || c.Turns < DefaultMinTurns {
 				return fmt.Errorf("defaults not applied: %+v", c)
 			}
 			return nil
@@ -696,8 +696,8 @@ func TestConfig(t *testing.T) {
 			}
 			return nil
 		}},
-		{"explicit values kept", Config{RetrievalTimeout: time.Second, MaxConcurrentRequests: 7, MaxRequestDuration: time.Minute}, false, func(c Config) error {
-			if c.RetrievalTimeout != time.Second || c.MaxConcurrentRequests != 7 || c.MaxRequestDuration != time.Minute {
+		{"explicit values kept", Config{RetrievalTimeout: time.Second, MaxConcurrentRequests: 7, MaxRequestDuration: time.Minute, Turns: 3}, false, func(c Config) error {
+			if c.RetrievalTimeout != time.Second || c.MaxConcurrentRequests != 7 || c.MaxRequestDuration != time.Minute || c.Turns != 3 {
 				return fmt.Errorf("values changed: %+v", c)
 			}
 			return nil
@@ -705,6 +705,7 @@ func TestConfig(t *testing.T) {
 		{"negative retrieval timeout", Config{RetrievalTimeout: -1}, true, nil},
 		{"negative max concurrent", Config{MaxConcurrentRequests: -1}, true, nil},
 		{"negative max duration", Config{MaxRequestDuration: -time.Second}, true, nil},
+		{"negative turns", Config{Turns: -1}, true, nil},
 		{"empty hostname", Config{Hostnames: []string{""}}, true, nil},
 		{"hostname with scheme", Config{Hostnames: []string{"http://localhost"}}, true, nil},
 		{"hostname with port", Config{Hostnames: []string{"localhost:8080"}}, true, nil},

@@ -474,11 +474,17 @@ func (n *Node) Run(ctx context.Context) error {
 		return fmt.Errorf("node: %w", err)
 	}
 	n.mirror = newMirror(n, rec)
-	serve := func(name string, l net.Listener, h http.Handler) {
+	// The servers' limits against slow and stalled clients are in
+	// httpserve.go. Only the gateway has a write deadline (see
+	// gatewayWriteTimeout).
+	serve := func(name string, l net.Listener, h http.Handler, writeTimeout time.Duration) {
 		if l == nil {
 			return
 		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelDebug)}
+		if writeTimeout > 0 {
+			l = stallListener{Listener: l, timeout: writeTimeout, chunk: gatewayWriteChunk}
+		}
+		srv := newHTTPServer(h, slog.NewLogLogger(n.log.Handler(), slog.LevelDebug))
 		g.Go(func() error {
 			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 				return fmt.Errorf("%s server: %w", name, err)
@@ -493,8 +499,8 @@ func (n *Node) Run(ctx context.Context) error {
 			return nil
 		})
 	}
-	serve("gateway", n.gatewayLn, n.gatewayHandler)
-	serve("api", n.apiLn, n.apiHandler)
+	serve("gateway", n.gatewayLn, n.gatewayHandler, gatewayWriteTimeout)
+	serve("api", n.apiLn, n.apiHandler, 0)
 	if n.settings.Discovery.MDNS {
 		n.mdns = mdns.NewMdnsService(n.Host, "", &mdnsNotifee{n: n, ctx: ctx})
 		if err := n.mdns.Start(); err != nil {
