@@ -606,6 +606,12 @@ func (w *watchdog) explain(err error) error {
 		return nil
 	}
 	if w.fired.Load() {
+		if g, ok := w.n.store.(spaceGuard); ok {
+			if why := g.Space().Refusing; why != nil {
+				// Blocks may well have arrived and been dropped.
+				return fmt.Errorf("%w (nothing that arrived could be stored for %s): %w", why, w.timeout, err)
+			}
+		}
 		peers := 0
 		if w.n.Host != nil {
 			peers = len(w.n.Host.Network().Peers())

@@ -341,7 +341,7 @@ func (s *space) setReadOnly(free, need int64) {
 }
 
 // whatToDo ends every refusal: what the user can do about it.
-const whatToDo = "free space on that disk, or move the repo to a larger one, and run it again"
+const whatToDo = "free space on that disk (`commons gc` removes the blocks no pin needs) or move the repo to a larger one, and run it again"
 
 func (s *space) lowErr() error {
 	if s.ballastSize > 0 && s.ballast == 0 {

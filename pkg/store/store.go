@@ -64,7 +64,10 @@ type Store struct {
 	bs       blockstore.Blockstore
 	space    *space
 	readOnly bool
-	cancel   context.CancelFunc // stops the cache's background bloom-filter build
+	// flushRoom is what Close wants free beyond the memtables before it
+	// flushes them (tests raise it to see Close without room).
+	flushRoom int64
+	cancel    context.CancelFunc // stops the cache's background bloom-filter build
 }
 
 // Open opens (creating if needed) the store in the directory path. Only one
@@ -141,7 +144,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: cache: %w", path, err)
 	}
 	bs := layers(cached)
-	return &Store{path: path, db: d, ds: g, bs: bs, space: sp, readOnly: readOnly, cancel: cancel}, nil
+	return &Store{path: path, db: d, ds: g, bs: bs, space: sp, readOnly: readOnly, flushRoom: openHeadroom, cancel: cancel}, nil
 }
 
 // openMode decides whether the store at path can be opened for writing:
@@ -302,7 +305,7 @@ func (s *Store) Close() error {
 // roomToFlush reports whether the disk has room to flush the memtables,
 // giving up the ballast if that makes it.
 func (s *Store) roomToFlush() bool {
-	need := int64(s.db.DB.Metrics().MemTable.Size) + openHeadroom
+	need := int64(s.db.DB.Metrics().MemTable.Size) + s.flushRoom
 	sp := s.space
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
