@@ -106,7 +106,7 @@ type space struct {
 
 	mu       sync.Mutex
 	free     int64     // at the last look
-	lastLook time.Time // of a refused write
+	lastLook time.Time // by a refused write or a check
 	ballast  int64     // bytes of ballast held
 	why      error     // while refusing: the reason, wrapping ErrNoSpace
 	changed  chan struct{}
@@ -134,10 +134,10 @@ func (s *space) statFree() (int64, error) {
 // configured, is removed (it is made again at the right size when there
 // is room).
 func (s *space) adoptBallast() {
+	_ = os.Remove(s.ballastPath() + ".tmp") // a crash while making one
 	st, err := os.Stat(s.ballastPath())
 	switch {
 	case err != nil:
-		_ = os.Remove(s.ballastPath() + ".tmp")
 	case s.ballastSize > 0 && st.Size() == s.ballastSize:
 		s.ballast = st.Size()
 	default:

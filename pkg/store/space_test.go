@@ -273,9 +273,15 @@ func TestFmtBytes(t *testing.T) {
 // recordLogger records what a quietLogger passes on.
 type recordLogger struct{ lines []string }
 
-func (l *recordLogger) Infof(f string, a ...any)  { l.lines = append(l.lines, "I "+fmt.Sprintf(f, a...)) }
-func (l *recordLogger) Errorf(f string, a ...any) { l.lines = append(l.lines, "E "+fmt.Sprintf(f, a...)) }
-func (l *recordLogger) Fatalf(f string, a ...any) { l.lines = append(l.lines, "F "+fmt.Sprintf(f, a...)) }
+func (l *recordLogger) Infof(f string, a ...any) {
+	l.lines = append(l.lines, "I "+fmt.Sprintf(f, a...))
+}
+func (l *recordLogger) Errorf(f string, a ...any) {
+	l.lines = append(l.lines, "E "+fmt.Sprintf(f, a...))
+}
+func (l *recordLogger) Fatalf(f string, a ...any) {
+	l.lines = append(l.lines, "F "+fmt.Sprintf(f, a...))
+}
 
 func TestQuietLogger(t *testing.T) {
 	rec := &recordLogger{}

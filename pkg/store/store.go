@@ -152,9 +152,10 @@ func Open(path string, opts Options) (*Store, error) {
 // it opens, and a flush that fails for lack of space is retried forever.
 // It gives up the ballast if that makes the room.
 func openMode(path string, sp *space) (readOnly bool, err error) {
-	// The logs' sizes bound what is replayed; when the disk is short of
-	// that, pebble itself says (the logs include recycled ones, already
-	// flushed).
+	// The logs' sizes bound what is replayed, and so does the size of
+	// the memtables it is replayed into; each overcounts (recycled logs,
+	// memtables' slack), so when the disk is short of the first the
+	// second is asked of pebble and the lesser taken.
 	need := walBytes(path) + openHeadroom
 	free, err := sp.statFree()
 	if err != nil {
@@ -162,7 +163,7 @@ func openMode(path string, sp *space) (readOnly bool, err error) {
 	}
 	if free < need {
 		if n, ok := replayBytes(path); ok {
-			need = n + openHeadroom
+			need = min(need, n+openHeadroom)
 		}
 	}
 	if free < need && sp.ballast > 0 {
