@@ -44,6 +44,16 @@ func (n *Node) FolderOptions() folder.Options {
 // Publish implements api.Service.
 func (n *Node) Publish(ctx context.Context, dir files.Node, opts api.PublishOptions, progress func(api.Progress)) (api.PublishResult, error) {
 	defer n.Blockstore.PinLock(ctx).Unlock(ctx)
+	// A folder read from disk knows its size (one through the API does
+	// not: 0 only checks the reserve); the store checks again as it
+	// writes.
+	size, err := dir.Size()
+	if err != nil || size < 0 {
+		size = 0
+	}
+	if err := n.checkSpace(size); err != nil {
+		return api.PublishResult{}, fmt.Errorf("publish %s: %w", opts.Name, err)
+	}
 	if !opts.Plain {
 		return n.publishBundle(ctx, dir, opts, progress)
 	}
@@ -246,13 +256,16 @@ func (n *Node) importPlain(ctx context.Context, r io.Reader, progress func(api.P
 	opts := carfile.ImportOptions{
 		RequireComplete: true,
 		Have:            func(ctx context.Context, c cid.Cid) (bool, error) { return n.Blockstore.Has(ctx, c) },
+		// Checked, and not stored yet: refuse a CAR the disk cannot take
+		// before it changes anything.
+		BeforeStore: func(r carfile.Result) error { return n.checkSpace(r.Bytes) },
 	}
 	if progress != nil {
 		opts.Progress = func(b, by int64) { progress(api.Progress{Phase: "import", Blocks: b, Bytes: by}) }
 	}
 	res, err := carfile.Import(ctx, r, blockAdder{n.Blocks}, opts)
 	if err != nil {
-		if ctx.Err() == nil {
+		if ctx.Err() == nil && !api.IsNoSpace(err) {
 			return api.ImportResult{}, fmt.Errorf("import: %w: %w", api.ErrInvalid, err)
 		}
 		return api.ImportResult{}, fmt.Errorf("import: %w", err)
@@ -444,7 +457,32 @@ func (n *Node) resolve(ctx context.Context, s string) (cid.Cid, error) {
 // fetchDAG makes sure every block under root is stored locally, fetching
 // what is missing from peers. It fails with api.ErrNotFound when no block
 // arrives for fetch.timeout.
+//
+// While the store refuses new blocks for lack of disk space nothing fetched
+// could be kept: the DAG must then be complete here already, or the fetch
+// fails at once with the store's reason; and a fetch fails as soon as the
+// store starts refusing.
 func (n *Node) fetchDAG(ctx context.Context, root cid.Cid, progress func(api.Progress)) error {
+	// Offline nothing is fetched, and a missing block is ErrOffline.
+	if why := n.refusing(); why != nil && !n.offline {
+		if err := n.completeLocally(ctx, root); err != nil {
+			if ipld.IsNotFound(err) {
+				return fmt.Errorf("fetch %s: %w", root, why)
+			}
+			return fmt.Errorf("fetch %s: %w", root, err)
+		}
+		return nil
+	}
+	ctx, stop := n.stopWhenFull(ctx)
+	defer stop()
+	err := n.fetchDAGWatched(ctx, root, progress)
+	if cause := context.Cause(ctx); err != nil && api.IsNoSpace(cause) {
+		return fmt.Errorf("fetch %s: %w", root, cause)
+	}
+	return err
+}
+
+func (n *Node) fetchDAGWatched(ctx context.Context, root cid.Cid, progress func(api.Progress)) error {
 	ctx, wd := n.watch(ctx)
 	defer wd.stop()
 	if n.bulk != nil && n.settings.Fetch.Bulk {
@@ -508,6 +546,12 @@ func (w *watchdog) explain(err error) error {
 		return nil
 	}
 	if w.fired.Load() {
+		if g, ok := w.n.store.(spaceGuard); ok {
+			if why := g.Space().Refusing; why != nil {
+				// Blocks may well have arrived and been dropped.
+				return fmt.Errorf("%w (nothing that arrived could be stored for %s): %w", why, w.timeout, err)
+			}
+		}
 		peers := 0
 		if w.n.Host != nil {
 			peers = len(w.n.Host.Network().Peers())

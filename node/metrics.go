@@ -41,7 +41,7 @@ func (n *Node) registerMetrics() error {
 			return err
 		}
 	}
-	return nil
+	return n.registerSpaceMetrics()
 }
 
 // Descriptions of the node's own metrics. The names are documented in

@@ -515,6 +515,7 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { return n.indexBundles(ctx) })
 	g.Go(func() error { return n.reach.run(ctx) })
 	g.Go(func() error { return n.mirror.run(ctx) })
+	g.Go(func() error { n.watchSpace(ctx); return nil })
 	g.Go(func() error { n.announceLibrary(ctx, rec); return nil })
 	return g.Wait()
 }
@@ -524,7 +525,15 @@ func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		var errs []error
 		for _, c := range slices.Backward(n.closers) {
-			if err := c(); err != nil {
+			err := c()
+			if api.IsNoSpace(err) {
+				// What a part keeps at a stop (the provider's queue,
+				// the reach counts) is lost, as after a crash; the
+				// stop itself succeeds.
+				n.log.Warn("not saved at the stop: the disk is full", "subsystem", "node", "err", err)
+				continue
+			}
+			if err != nil {
 				errs = append(errs, err)
 			}
 		}

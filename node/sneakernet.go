@@ -658,8 +658,12 @@ type importLib struct {
 // is written.
 func (n *Node) importExport(ctx context.Context, r io.Reader, opts api.ImportOptions, progress func(api.Progress)) (api.ImportResult, error) {
 	refuse := func(err error) (api.ImportResult, error) {
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			return api.ImportResult{}, fmt.Errorf("import: %w", ctx.Err())
+		case api.IsNoSpace(err):
+			// The spool file's disk, not the CAR, is at fault.
+			return api.ImportResult{}, fmt.Errorf("import: %w", err)
 		}
 		return api.ImportResult{}, fmt.Errorf("import: %w: %w", api.ErrInvalid, err)
 	}
@@ -830,6 +834,13 @@ func (n *Node) applyExportCAR(ctx context.Context, x *exportCAR, opts api.Import
 	for _, c := range store.Keys() {
 		if size, ok := ar.Size(c); ok {
 			total += int64(size)
+		}
+	}
+	// Everything is checked and nothing written yet: a CAR the disk
+	// cannot take is refused here, changing nothing.
+	if total > 0 {
+		if err := n.checkSpace(total); err != nil {
+			return api.ImportResult{}, fmt.Errorf("import: %w", err)
 		}
 	}
 	var batch []blocks.Block

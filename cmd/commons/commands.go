@@ -45,6 +45,8 @@ const exitCodesHelp = `Exit codes:
   6    needs the network: start 'commons daemon' first
   7    verify found damage that remains (run 'commons verify --repair')
   8    export wrote a partial CAR: some versions are not stored on this node
+  9    not enough disk space for the repo (below datastore.min_free): nothing
+       half-done was kept; free space or move the repo, then run it again
   130  interrupted`
 
 func (a *app) rootCommand() *cobra.Command {

@@ -29,6 +29,7 @@ const (
 	exitOffline  = 6 // needs the network: start `commons daemon`
 	exitDamaged  = 7 // verify found damage that remains
 	exitPartial  = 8 // export wrote a CAR that lacks versions this node does not hold
+	exitNoSpace  = 9 // the repo's disk is full (or below datastore.min_free); nothing half-done was kept
 	exitSignal   = 130
 )
 
@@ -74,6 +75,8 @@ func exitCode(ctx context.Context, err error) int {
 		return exitPartial
 	case ctx.Err() != nil:
 		return exitSignal
+	case api.IsNoSpace(err):
+		return exitNoSpace
 	case errors.Is(err, api.ErrNotFound), errors.Is(err, api.ErrNotPinned):
 		return exitNotFound
 	case errors.Is(err, api.ErrInvalid):

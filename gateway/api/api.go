@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"syscall"
 	"time"
 
 	"github.com/ipfs/boxo/files"
@@ -47,7 +48,20 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrNotPinned: unpin of something that is not pinned.
 	ErrNotPinned = errors.New("not pinned")
+	// ErrNoSpace: the disk holding the repo is full, or below the space
+	// the store keeps free; what failed was not done (nothing half-done
+	// is pinned or listed), and can be done again once space is freed.
+	// Test it with IsNoSpace, which also knows the operating system's
+	// ENOSPC.
+	ErrNoSpace = errors.New("not enough disk space")
 )
+
+// IsNoSpace reports whether err is a failure for lack of disk space: one
+// wrapping ErrNoSpace, or the operating system's "no space left on device"
+// (which the store's own refusals also match).
+func IsNoSpace(err error) bool {
+	return errors.Is(err, ErrNoSpace) || errors.Is(err, syscall.ENOSPC)
+}
 
 // Service is what a node offers its user. Every method honours ctx: on
 // cancellation it stops promptly and returns ctx.Err() (wrapped), leaving the

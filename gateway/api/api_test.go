@@ -21,6 +21,7 @@ import (
 	"github.com/commons-p2p/commons/node"
 	"github.com/commons-p2p/commons/pkg/config"
 	"github.com/commons-p2p/commons/pkg/folder"
+	"github.com/commons-p2p/commons/pkg/store"
 )
 
 // setup returns an offline node and a client reaching it over HTTP,
@@ -253,5 +254,76 @@ func TestTokenRequired(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /metrics without a token: %d; want 200", resp.StatusCode)
+	}
+}
+
+// A refusal for lack of disk space keeps its class across the wire (the
+// CLI's exit code 9), and is never taken for bad input: here a store whose
+// reserve exceeds the disk refuses a publish and a CAR import, through
+// the node and through the HTTP API.
+func TestNoSpaceKeepsItsClass(t *testing.T) {
+	ctx := context.Background()
+	s, _ := config.FromProfile("test")
+	key, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// First a CAR to import, from a node with room.
+	_, free, _ := setup(t)
+	fn, _, err := folder.Open(tree(t), folder.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := free.Publish(ctx, fn, api.PublishOptions{Name: "press", Plain: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var car bytes.Buffer
+	if err := free.Export(ctx, res.CID.String(), &car, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	st, err := store.Open(filepath.Join(t.TempDir(), "ds"), store.Options{MinFree: 1 << 61})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	n, err := node.New(ctx, node.Config{Settings: s, Identity: key, Offline: true, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	srv := httptest.NewServer(api.NewHandler(n, nil))
+	t.Cleanup(srv.Close)
+	c := api.NewClient(srv.URL, nil)
+	for _, svc := range []api.Service{n, c} {
+		name := "node"
+		if svc == api.Service(c) {
+			name = "client"
+		}
+		fn, _, err := folder.Open(tree(t), folder.DefaultOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, perr := svc.Publish(ctx, fn, api.PublishOptions{Name: "press", Plain: true}, nil)
+		_, ierr := svc.Import(ctx, bytes.NewReader(car.Bytes()), nil)
+		for what, err := range map[string]error{"publish": perr, "import": ierr} {
+			if !api.IsNoSpace(err) || errors.Is(err, api.ErrInvalid) || !strings.Contains(err.Error(), "datastore.min_free") {
+				t.Errorf("%s: %s: %v; want a no-space error, not invalid input", name, what, err)
+			}
+		}
+	}
+	if pins, err := n.Pins(ctx); err != nil || len(pins) != 0 {
+		t.Fatalf("pins after the refusals: %+v, %v", pins, err)
+	}
+	resp, err := http.Post(srv.URL+api.Prefix+"import", "application/vnd.ipld.car", bytes.NewReader(car.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// A streamed operation reports its error in the stream.
+	if !strings.Contains(string(body), `"kind":"no_space"`) {
+		t.Fatalf("import over HTTP: %d %s", resp.StatusCode, body)
 	}
 }

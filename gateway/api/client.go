@@ -103,6 +103,8 @@ func (e remoteError) Is(target error) bool {
 		return target == ErrNotPinned
 	case "offline":
 		return target == ErrOffline
+	case "no_space":
+		return target == ErrNoSpace
 	case "cancelled":
 		return target == context.Canceled
 	}

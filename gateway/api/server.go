@@ -142,6 +142,10 @@ type errorBody struct {
 
 func kindOf(err error) (string, int) {
 	switch {
+	case IsNoSpace(err):
+		// First: a refusal for lack of space may have been wrapped by a
+		// step that calls everything else invalid input.
+		return "no_space", http.StatusInsufficientStorage
 	case errors.Is(err, ErrUnauthorized):
 		return "unauthorized", http.StatusUnauthorized
 	case errors.Is(err, ErrInvalid):

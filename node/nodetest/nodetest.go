@@ -41,6 +41,9 @@ type Options struct {
 	// Link shapes every mocknet link (latency, bandwidth in bytes per
 	// second); the zero value is an instant, unlimited link.
 	Link mocknet.LinkOptions
+	// Store, if set, gives node i's store options at each start (a
+	// reserve of free space, a ballast); nil: the zero options.
+	Store func(i int) store.Options
 }
 
 // Network is a set of nodes under test.
@@ -108,7 +111,11 @@ func (nw *Network) Settings(i int) config.Config {
 func (p *Peer) start() {
 	t := p.net.t
 	t.Helper()
-	st, err := store.Open(p.StoreDir, store.Options{})
+	var so store.Options
+	if p.net.opts.Store != nil {
+		so = p.net.opts.Store(p.i)
+	}
+	st, err := store.Open(p.StoreDir, so)
 	if err != nil {
 		t.Fatalf("node %d: %v", p.i, err)
 	}

@@ -65,6 +65,12 @@ type ImportOptions struct {
 	// block section is verified, with the number of sections and block
 	// bytes checked so far (duplicates included).
 	CheckProgress func(sections, bytes int64)
+
+	// BeforeStore, when set, is called by Import once every check has
+	// passed and before the first block is put, with what will be put;
+	// an error from it ends the import with nothing put (a store that
+	// has no room for the blocks says so here).
+	BeforeStore func(Result) error
 }
 
 func (o ImportOptions) withDefaults() ImportOptions {
@@ -133,6 +139,11 @@ func Import(ctx context.Context, r io.Reader, dst BlockPutter, opts ImportOption
 	ck, err := check(ctx, first, opts, nil)
 	if err != nil {
 		return Result{}, err
+	}
+	if opts.BeforeStore != nil {
+		if err := opts.BeforeStore(ck.res); err != nil {
+			return Result{}, err
+		}
 	}
 	second, err := rewind()
 	if err != nil {

@@ -154,6 +154,14 @@ type Import struct {
 // Datastore configures the on-disk store.
 type Datastore struct {
 	CacheSize int64 `toml:"cache_size" comment:"Block cache in bytes; 0 uses the store's default."`
+	// MinFree is the space the store leaves free on its disk, so that
+	// the database always has room for its own bookkeeping (flushes,
+	// compactions, its log): below it no new blocks are taken.
+	MinFree Size `toml:"min_free" comment:"Keep at least this much free on the repo's disk: below it the store takes no new blocks, and publish, import, pin add and mirroring fail saying the disk is full (reads, the gateway, pin rm and gc go on). 0: no reserve."`
+	// Ballast is a file the store holds and deletes when the disk runs
+	// out all the same (another program filled it), so that the database
+	// can finish the writes it has started instead of stopping the node.
+	Ballast Size `toml:"ballast" comment:"An emergency reserve: a file of this size the store keeps beside its data and deletes if the disk still runs out (another program filled it), so the database can finish its own writes; it is made again once there is room. 0: none."`
 }
 
 // DefaultBootstrap is the public IPFS bootstrap list, so a new node joins the
@@ -199,7 +207,8 @@ func Default() Config {
 			Hostnames:             []string{"localhost"},
 			OverLibp2p:            true,
 		},
-		Import: Import{Chunker: "buzhash", CIDVersion: 1, RawLeaves: true},
+		Import:    Import{Chunker: "buzhash", CIDVersion: 1, RawLeaves: true},
+		Datastore: Datastore{MinFree: "256MiB", Ballast: "64MiB"},
 		Library: Library{
 			RecordLifetime: Duration(48 * time.Hour),
 			RecordTTL:      Duration(time.Minute),
@@ -288,6 +297,7 @@ func (c *Config) Validate() error {
 		bad("swarm.conn_low = %d, conn_high = %d: want 0 <= conn_low <= conn_high", c.Swarm.ConnLow, c.Swarm.ConnHigh)
 	}
 	errs = append(errs, c.Swarm.rateErrors()...)
+	errs = append(errs, c.Datastore.sizeErrors()...)
 	if c.Import.CIDVersion != 1 {
 		bad("import.cid_version = %d: only 1 is supported (CIDv0 cannot express raw leaves)", c.Import.CIDVersion)
 	}

@@ -180,7 +180,10 @@ func Open(path string) (*Repo, error) {
 			return fail(fmt.Errorf("open repo %s: %w: publish.key_file: %w", path, config.ErrInvalid, err))
 		}
 	}
-	r.Store, err = store.Open(filepath.Join(path, StoreDir), store.Options{CacheSize: r.Config.Datastore.CacheSize})
+	// The sizes parsed when the configuration was validated.
+	minFree, _ := r.Config.Datastore.MinFree.Bytes()
+	ballast, _ := r.Config.Datastore.Ballast.Bytes()
+	r.Store, err = store.Open(filepath.Join(path, StoreDir), store.Options{CacheSize: r.Config.Datastore.CacheSize, MinFree: minFree, Ballast: ballast})
 	if err != nil {
 		return fail(fmt.Errorf("open repo %s: %w", path, err))
 	}

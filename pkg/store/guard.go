@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 
 	ds "github.com/ipfs/go-datastore"
@@ -16,11 +17,33 @@ var ErrClosed = errors.New("store is closed")
 // when a closed database is used, and a node's late goroutines (a stream
 // handler that was already running, a DHT lookup finishing) may touch the
 // store after shutdown began. Close waits for the operations in flight.
+//
+// It also refuses writes for lack of disk space (space.admit), before
+// pebble sees them: pebble cannot survive a write that fails for that.
 type guarded struct {
 	ds.Batching
-	mu     sync.RWMutex
-	closed bool
+	space    *space // nil: no space checks
+	readOnly bool   // pebble was opened read-only: every write is refused
+	mu       sync.RWMutex
+	closed   bool
 }
+
+// blockPrefix is where boxo's block store keeps blocks in the datastore.
+const blockPrefix = "/blocks/"
+
+// admit says whether a write of n bytes under key k (or, for a batch,
+// with block set if any key is a block's) may go ahead.
+func (g *guarded) admit(n int, block, del bool) error {
+	if g.space == nil {
+		return nil
+	}
+	if g.readOnly {
+		return g.space.snapshot().Refusing
+	}
+	return g.space.admit(n, block, del)
+}
+
+func isBlock(k ds.Key) bool { return strings.HasPrefix(k.String(), blockPrefix) }
 
 func (g *guarded) enter() error {
 	g.mu.RLock()
@@ -60,6 +83,9 @@ func (g *guarded) Put(ctx context.Context, k ds.Key, v []byte) error {
 		return err
 	}
 	defer g.mu.RUnlock()
+	if err := g.admit(len(k.String())+len(v), isBlock(k), false); err != nil {
+		return err
+	}
 	return g.Batching.Put(ctx, k, v)
 }
 
@@ -68,6 +94,9 @@ func (g *guarded) Delete(ctx context.Context, k ds.Key) error {
 		return err
 	}
 	defer g.mu.RUnlock()
+	if err := g.admit(len(k.String()), false, true); err != nil {
+		return err
+	}
 	return g.Batching.Delete(ctx, k)
 }
 
@@ -76,6 +105,9 @@ func (g *guarded) Sync(ctx context.Context, prefix ds.Key) error {
 		return err
 	}
 	defer g.mu.RUnlock()
+	if g.readOnly {
+		return nil // nothing was written
+	}
 	return g.Batching.Sync(ctx, prefix)
 }
 
@@ -113,13 +145,33 @@ func (g *guarded) close(f func() error) error {
 
 type guardedBatch struct {
 	ds.Batch
-	g *guarded
+	g     *guarded
+	bytes int
+	puts  bool
+	block bool
 }
 
+func (b *guardedBatch) Put(ctx context.Context, k ds.Key, v []byte) error {
+	b.bytes += len(k.String()) + len(v)
+	b.puts = true
+	b.block = b.block || isBlock(k)
+	return b.Batch.Put(ctx, k, v)
+}
+
+func (b *guardedBatch) Delete(ctx context.Context, k ds.Key) error {
+	b.bytes += len(k.String())
+	return b.Batch.Delete(ctx, k)
+}
+
+// Commit writes the batch, unless the store refuses it for lack of space:
+// then nothing of it is written.
 func (b *guardedBatch) Commit(ctx context.Context) error {
 	if err := b.g.enter(); err != nil {
 		return err
 	}
 	defer b.g.mu.RUnlock()
+	if err := b.g.admit(b.bytes, b.block, !b.puts); err != nil {
+		return err
+	}
 	return b.Batch.Commit(ctx)
 }
