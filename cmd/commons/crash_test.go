@@ -120,11 +120,15 @@ type crashHarness struct {
 	heads       map[string]cid.Cid  // B's bundle → the version its last reported publish returned
 	dirs        map[string]string   // B's bundle → its newest folder
 	cVersion    string              // C's bundle's newest folder
+	cLib        string              // C's library, which B follows too (carried by sneakernet only)
+	cVersions   []cid.Cid           // C's bundle's versions, oldest first
 	mirrorDir   string              // A's bundle's newest folder
 	mirrorVs    []cid.Cid           // A's bundle's versions, oldest first
 	est         map[string]time.Duration
 	partialDirs int // .partial-* folders interrupted gets left (named as partial; counted, not an error)
 	partialCARs int // .commons-get-*.car files interrupted gets left
+
+	finalViolations int
 }
 
 // TestE2ECrash is the crash harness. It runs in CI with the default seed
@@ -193,7 +197,7 @@ func newCrashHarness(t *testing.T, seed uint64) *crashHarness {
 			opPinAdd: 350 * time.Millisecond, opGet: 300 * time.Millisecond,
 			opPinToggle: 60 * time.Millisecond, opPinToggle + "/offline": 150 * time.Millisecond,
 			opGC: 80 * time.Millisecond, opGC + "/offline": 200 * time.Millisecond,
-			opMirror: time.Second, "daemon start": 500 * time.Millisecond,
+			"daemon start": 500 * time.Millisecond,
 		},
 	}
 	if err := os.MkdirAll(filepath.Join(h.work, "out"), 0o755); err != nil {
@@ -213,12 +217,20 @@ func newCrashHarness(t *testing.T, seed uint64) *crashHarness {
 	h.lib = decode[api.LibraryInfo](t, h.a.ok("library", "--json")).Name
 	h.b.ok("connect", tcpAddr(t, h.ad))
 	h.b.ok("follow", h.lib)
-	start := time.Now()
 	if !poll(crashMirrorWait, nil, func() bool { return h.b.pinned(v1.CID) }) {
 		t.Fatalf("B did not mirror A's first version:\n%s", h.b.ok("mirror", "status").stdout)
 	}
-	h.measured(opMirror, time.Since(start))
 	h.pinned[v1.CID] = true
+
+	// B follows C's library too, which only reaches it as sneakernet
+	// CARs: C never runs a daemon. C's first version is carried now.
+	c1 := h.sneakerVersion()
+	h.cLib = decode[api.LibraryInfo](t, h.c.ok("library", "--json")).Name
+	h.b.ok("follow", h.cLib)
+	h.b.ok("have", "-o", filepath.Join(h.work, "have-0"))
+	h.c.ok("export", "--for", filepath.Join(h.work, "have-0"), "-o", filepath.Join(h.work, "delta-0.car"))
+	h.b.ok("import", filepath.Join(h.work, "delta-0.car"))
+	h.pinned[c1] = true
 	return h
 }
 
@@ -272,8 +284,12 @@ func (h *crashHarness) runRound(n int, op string) {
 	if r.startKill > 0 {
 		r.note += fmt.Sprintf(" [restart killed at %.0f ms]", ms(r.startKill))
 	}
-	h.t.Logf("round %2d %-15s %-7s kill %-6s at %5.0f ms (%.2f of %4.0f ms; ran %5.0f ms) %-14s reported=%-5t violations=%d (round %.1f s)%s",
-		r.n, r.op, mode, r.victim, ms(r.delay), r.fraction, ms(r.est), ms(r.ran), midText(r.mid), r.reported, r.violations, time.Since(began).Seconds(), r.note)
+	point := fmt.Sprintf("%.2f of %4.0f ms", r.fraction, ms(r.est))
+	if r.op == opMirror {
+		point = fmt.Sprintf("%.2f of the new bytes", r.fraction)
+	}
+	h.t.Logf("round %2d %-15s %-7s kill %-6s at %5.0f ms (%s; ran %5.0f ms) %-14s reported=%-5t violations=%d (round %.1f s)%s",
+		r.n, r.op, mode, r.victim, ms(r.delay), point, ms(r.ran), midText(r.mid), r.reported, r.violations, time.Since(began).Seconds(), r.note)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -305,6 +321,7 @@ func (h *crashHarness) measured(key string, d time.Duration) {
 func (h *crashHarness) violate(format string, args ...any) {
 	h.t.Helper()
 	if h.cur == nil {
+		h.finalViolations++
 		h.t.Errorf("final check (seed %d): "+format, append([]any{h.seed}, args...)...)
 		return
 	}
@@ -573,10 +590,10 @@ func (h *crashHarness) verify() api.VerifyResult {
 	return v
 }
 
-// checkMirrorStatus reads `mirror status` offline: it must not count a
-// version of A's as pinned that B does not pin (and verify checks that
-// what is pinned is complete), nor call the library current while a
-// version it knows is not pinned.
+// checkMirrorStatus reads `mirror status` offline: for each followed
+// library it must not count a version as pinned that B does not pin (and
+// verify checks that what is pinned is complete), nor call the library
+// current while a version it knows is not pinned.
 func (h *crashHarness) checkMirrorStatus(pins map[cid.Cid]api.PinInfo) {
 	r := h.b.run("mirror", "status", "--json")
 	if r.code != 0 {
@@ -588,29 +605,36 @@ func (h *crashHarness) checkMirrorStatus(pins map[cid.Cid]api.PinInfo) {
 		h.violate("mirror status printed no JSON: %v", err)
 		return
 	}
-	var l *api.MirrorLibrary
-	for i := range st.Libraries {
-		if st.Libraries[i].Name == h.lib {
-			l = &st.Libraries[i]
+	for _, want := range []struct {
+		name     string
+		versions []cid.Cid
+	}{{h.lib, h.mirrorVs}, {h.cLib, h.cVersions}} {
+		var l *api.MirrorLibrary
+		for i := range st.Libraries {
+			if st.Libraries[i].Name == want.name {
+				l = &st.Libraries[i]
+			}
 		}
-	}
-	if l == nil {
-		h.violate("mirror status does not list the followed library: %+v", st)
-		return
-	}
-	have := 0
-	for _, v := range h.mirrorVs {
-		if _, ok := pins[v]; ok {
-			have++
+		if l == nil {
+			h.violate("mirror status does not list the followed library %s: %+v", want.name, st)
+			continue
 		}
-	}
-	switch {
-	case l.Pinned > have:
-		h.violate("mirror status counts %d versions pinned; B pins %d of A's versions", l.Pinned, have)
-	case l.State == api.MirrorCurrent && l.Pinned != l.Versions:
-		h.violate("mirror status calls the library current with %d of %d versions pinned", l.Pinned, l.Versions)
-	case l.Pinned < have:
-		h.cur.note += fmt.Sprintf(" [mirror status counts %d pinned, B pins %d]", l.Pinned, have)
+		have := 0
+		for _, v := range want.versions {
+			if _, ok := pins[v]; ok {
+				have++
+			}
+		}
+		switch {
+		case l.Pinned > have:
+			h.violate("mirror status counts %d versions of %s pinned; B pins %d", l.Pinned, want.name, have)
+		case l.State == api.MirrorCurrent && l.Pinned != l.Versions:
+			h.violate("mirror status calls %s current with %d of %d versions pinned", want.name, l.Pinned, l.Versions)
+		case l.Pinned < have && want.name == h.lib:
+			// Versions C's plain CARs brought are pinned but held by
+			// no library until a delta arrives: not worth a note.
+			h.cur.note += fmt.Sprintf(" [mirror status counts %d pinned, B pins %d]", l.Pinned, have)
+		}
 	}
 }
 
@@ -738,15 +762,34 @@ func (h *crashHarness) checkLibraryHead(name string, c cid.Cid) {
 	}
 }
 
-// sneakerCAR has C publish a new version of its bundle offline and export
-// it: a CAR carried to B.
-func (h *crashHarness) sneakerCAR(n int) (string, cid.Cid) {
+// sneakerVersion has C publish a new version of its bundle offline.
+func (h *crashHarness) sneakerVersion() cid.Cid {
 	h.cVersion = h.bundleDir("sneaker-bike", h.cVersion, 2<<20+h.prng.IntN(10<<20))
 	pr := decode[api.PublishResult](h.t, h.c.ok("publish", "--json", h.cVersion))
-	car := filepath.Join(h.work, fmt.Sprintf("import-%d.car", n))
-	h.c.ok("export", pr.CID.String(), "-o", car)
 	h.learn(pr.CID, h.cVersion, true)
-	return car, pr.CID
+	h.cVersions = append(h.cVersions, pr.CID)
+	return pr.CID
+}
+
+// sneakerCAR has C publish a new version and export it as a plain CAR of
+// that version (what `commons export CID` writes).
+func (h *crashHarness) sneakerCAR(n int) (string, cid.Cid) {
+	v := h.sneakerVersion()
+	car := filepath.Join(h.work, fmt.Sprintf("import-%d.car", n))
+	h.c.ok("export", v.String(), "-o", car)
+	return car, v
+}
+
+// sneakerDelta has C publish a new version, and B write its have-file, and
+// C export what B lacks of C's library: a sneakernet delta CAR, whose
+// import takes C's library record and pins the versions for it.
+func (h *crashHarness) sneakerDelta(n int) (string, cid.Cid) {
+	v := h.sneakerVersion()
+	have := filepath.Join(h.work, fmt.Sprintf("have-%d", n))
+	car := filepath.Join(h.work, fmt.Sprintf("delta-%d.car", n))
+	h.b.ok("have", "-o", have)
+	h.c.ok("export", "--for", have, "-o", car)
+	return car, v
 }
 
 // importReported checks what an import that reported success printed.
@@ -774,20 +817,71 @@ func (h *crashHarness) importAgain(car string, root cid.Cid) {
 }
 
 func (h *crashHarness) roundImport(r *crashRound) {
-	car, root := h.sneakerCAR(r.n)
 	h.setMode(r.offline)
+	// A plain CAR of one version, or a sneakernet delta of C's library.
+	car, root := "", cid.Undef
+	delta := h.prng.IntN(2) == 1
+	if delta {
+		car, root = h.sneakerDelta(r.n)
+		r.note = " sneakernet delta"
+	} else {
+		car, root = h.sneakerCAR(r.n)
+	}
 	if res := h.runKilled("import", "--json", car); r.reported {
-		h.importReported(res, root)
+		if delta {
+			h.deltaReported(res, root)
+		} else {
+			h.importReported(res, root)
+		}
 	}
 	h.afterKill(nil)
+	again := func() {
+		if delta {
+			h.deltaAgain(car)
+		} else {
+			h.importAgain(car, root)
+		}
+	}
 	if r.offline {
-		h.importAgain(car, root)
+		again()
 		h.startDaemon()
 	} else {
 		h.startDaemon()
-		h.importAgain(car, root)
+		again()
 	}
 	h.compare(root)
+}
+
+// deltaReported checks what a sneakernet import that reported success
+// printed: C's library record, and the new version pinned for it.
+func (h *crashHarness) deltaReported(res result, v cid.Cid) {
+	ir, err := decodeJSON[api.ImportResult](res)
+	if err != nil || len(ir.Libraries) != 1 || ir.Libraries[0].Name != h.cLib || !slices.ContainsFunc(ir.Libraries[0].Pinned, v.Equals) {
+		h.violate("the sneakernet import reported %+v (%v), want %s pinned for %s", ir.Libraries, err, v, h.cLib)
+		return
+	}
+	for _, c := range h.cVersions {
+		h.pinned[c] = true // B follows every version: the delta carried what it lacked
+	}
+}
+
+// deltaAgain redoes a sneakernet import after the crash: it succeeds, and
+// B then pins every version of C's.
+func (h *crashHarness) deltaAgain(car string) {
+	rr := h.redo("import", "--json", car)
+	ir, err := decodeJSON[api.ImportResult](rr)
+	if rr.code != 0 || err != nil || len(ir.Libraries) != 1 || ir.Libraries[0].Skipped != "" {
+		h.violate("sneakernet import again after the crash:\n%s", rr)
+		return
+	}
+	pins := h.pinList()
+	for _, c := range h.cVersions {
+		if _, ok := pins[c]; !ok {
+			h.violate("after the sneakernet import B does not pin C's version %s", c)
+			continue
+		}
+		h.pinned[c] = true
+	}
 }
 
 // servedByA has A add a new plain folder and returns its CID and folder.
@@ -941,7 +1035,7 @@ func (h *crashHarness) roundGC(r *crashRound) {
 	if !r.offline {
 		switch h.prng.IntN(3) {
 		case 1:
-			v = h.publishMirrorVersion()
+			v = h.publishMirrorVersion().CID
 			r.note = " while a mirror fetches"
 		case 2:
 			car, imported = h.sneakerCAR(r.n)
@@ -959,7 +1053,7 @@ func (h *crashHarness) roundGC(r *crashRound) {
 	if v.Defined() && killed != nil && h.bd == nil && mirrorPinnedInLog(killed, v) {
 		h.pinned[v] = true // the mirror finished before the kill
 	}
-	pins := h.afterKill(nil)
+	h.afterKill(nil)
 	if v.Defined() && h.bd == nil && !h.pinned[v] {
 		h.gcKeepsMirror(v)
 	}
@@ -981,7 +1075,7 @@ func (h *crashHarness) roundGC(r *crashRound) {
 		h.violate("after gc B still serves the unpinned garbage %s from its store", g)
 	}
 	if v.Defined() {
-		h.waitMirrored(pins)
+		h.waitMirrored()
 	}
 	if imported.Defined() {
 		h.importAgain(car, imported)
@@ -1007,43 +1101,90 @@ func cachedOnly(t *testing.T, u string) int {
 }
 
 // publishMirrorVersion has A publish a new version of the followed bundle.
-func (h *crashHarness) publishMirrorVersion() cid.Cid {
+func (h *crashHarness) publishMirrorVersion() api.PublishResult {
 	h.mirrorDir = h.bundleDir("crash-mirror", h.mirrorDir, 2<<20+h.prng.IntN(10<<20))
-	v := h.a.publish(h.mirrorDir).CID
-	h.mirrorVs = append(h.mirrorVs, v)
-	h.learn(v, h.mirrorDir, true)
-	return v
+	pub := h.a.publish(h.mirrorDir)
+	h.mirrorVs = append(h.mirrorVs, pub.CID)
+	h.learn(pub.CID, h.mirrorDir, true)
+	return pub
 }
 
 func (h *crashHarness) roundMirror(r *crashRound) {
 	h.setMode(false)
-	v := h.publishMirrorVersion()
-	r.est = h.est[opMirror]
-	r.delay = time.Duration(r.fraction * float64(r.est))
-	// The fault: B's daemon dies this long after A's publish returned.
 	d := h.bd
-	timer := time.NewTimer(r.delay)
-	select {
-	case <-timer.C:
-	case <-d.done:
-		h.violate("B's daemon exited by itself:\n%s", d.logTail(20))
+	hc := &http.Client{Timeout: 5 * time.Second}
+	base := receivedBytes(hc, d.api)
+	pub := h.publishMirrorVersion()
+	v := pub.CID
+	// The fault: B's daemon dies once it has received the round's
+	// fraction of the bytes the new version adds (a fraction of 1 or more:
+	// once it logged the version pinned). B's /metrics counts the block
+	// bytes it receives; it is read every 10 ms, a bounded poll.
+	target := int64(r.fraction * float64(pub.NewBytes))
+	start := time.Now()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(crashMirrorWait)
+	var got int64
+wait:
+	for {
+		if got = receivedBytes(hc, d.api) - base; got >= target || mirrorPinnedInLog(d, v) {
+			break
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			h.violate("B received %d of the %d bytes of %s in %s", got, pub.NewBytes, v, crashMirrorWait)
+			break wait
+		case <-d.done:
+			h.violate("B's daemon exited by itself:\n%s", d.logTail(20))
+			break wait
+		}
 	}
 	d.kill()
 	h.bd = nil
 	r.killed = true
+	r.delay = time.Since(start)
 	r.ran = r.delay
+	r.note = fmt.Sprintf(" killed with %.1f of %.1f MiB received", float64(got)/(1<<20), float64(pub.NewBytes)/(1<<20))
 	// The daemon logs a version only once it is pinned and durable.
 	r.reported = mirrorPinnedInLog(d, v)
 	r.mid = !r.reported
 	if r.reported {
 		h.pinned[v] = true
 	}
-	pins := h.afterKill(nil)
+	h.afterKill(nil)
 	if !r.reported {
 		h.gcKeepsMirror(v)
 	}
 	h.startDaemon()
-	h.waitMirrored(pins)
+	h.waitMirrored()
+}
+
+// receivedBytes sums a daemon's counters of block bytes received from
+// peers (commons_*_received_bytes_total, less the duplicates' subsets): 0
+// if /metrics does not answer.
+func receivedBytes(hc *http.Client, apiURL string) int64 {
+	resp, err := hc.Get(apiURL + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0
+	}
+	var total float64
+	for _, l := range strings.Split(string(b), "\n") {
+		name, value, ok := strings.Cut(l, " ")
+		if !ok || !strings.HasPrefix(name, "commons_") || !strings.HasSuffix(name, "_received_bytes_total") || strings.Contains(name, "dup") {
+			continue
+		}
+		if f, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err == nil {
+			total += f
+		}
+	}
+	return int64(total)
 }
 
 // gcKeepsMirror runs gc offline on B right after its daemon was killed
@@ -1119,8 +1260,7 @@ func carBlocks(t *testing.T, gateway string, root cid.Cid) []cid.Cid {
 
 // waitMirrored waits until B pins every version of A's bundle (the mirror
 // resumes after a restart) and compares those it had not.
-func (h *crashHarness) waitMirrored(before map[cid.Cid]api.PinInfo) {
-	start := time.Now()
+func (h *crashHarness) waitMirrored() {
 	var missing []cid.Cid
 	ok := poll(crashMirrorWait, nil, func() bool {
 		pins := h.pinList()
@@ -1135,9 +1275,6 @@ func (h *crashHarness) waitMirrored(before map[cid.Cid]api.PinInfo) {
 	if !ok {
 		h.violate("the restarted mirror did not pin %v within %s:\n%s\n%s", missing, crashMirrorWait, h.b.run("mirror", "status").stdout, h.bd.logTail(20))
 		return
-	}
-	if _, had := before[h.mirrorVs[len(h.mirrorVs)-1]]; !had {
-		h.measured(opMirror, time.Since(start))
 	}
 	for _, v := range h.mirrorVs {
 		h.pinned[v] = true
@@ -1177,7 +1314,12 @@ func (h *crashHarness) finalCheck() {
 		}
 	}
 	v := h.verify()
-	h.waitMirrored(pins)
+	for _, c := range h.cVersions {
+		if _, ok := pins[c]; !ok {
+			h.violate("B does not pin C's version %s, which it imported", c)
+		}
+	}
+	h.waitMirrored()
 	for name, c := range h.heads {
 		h.checkLibraryHead(name, c)
 	}
@@ -1233,6 +1375,7 @@ func (h *crashHarness) summary() {
 		fmt.Fprintf(&b, "%-34s %6d %8d %8d %9d %10d\n", k, w.rounds, w.mid, w.after, w.reported, w.violations)
 	}
 	fmt.Fprintf(&b, "%-34s %6d %8d %8d %9d %10d\n", "total", total.rounds, total.mid, total.after, total.reported, total.violations)
+	fmt.Fprintf(&b, "violations in the final check: %d\n", h.finalViolations)
 	fmt.Fprintf(&b, "restarts killed while starting, before the restart that had to come up: %d\n", startKills)
 	fmt.Fprintf(&b, "interrupted gets left %d .partial-* folders and %d .commons-get-*.car files beside their targets (no target was written incomplete)", h.partialDirs, h.partialCARs)
 	h.t.Log(b.String())
