@@ -1591,3 +1591,71 @@ func TestE2EStaleAPIPortTaken(t *testing.T) {
 	}
 	mustFail(t, b.run("pin", "ls"), exitError, "refused")
 }
+
+// TestE2EGCKeepsPlannedVersion: a mirror reads a new version's manifest
+// when it plans, and fetches the version later (here: behind a large
+// version on a slow link, one fetch at a time). The blocks the plan
+// stored belong to a mirror in progress: a gc before the fetch, as after
+// the daemon stopped or was killed, must keep them. (The crash harness
+// found an offline gc after a kill deleting them: the plan fetched them
+// without marking the version wanted.) The daemon is stopped, not
+// killed, so that what it stored is on disk whatever the timing: a kill
+// may lose the last unsynced writes, which need not survive.
+func TestE2EGCKeepsPlannedVersion(t *testing.T) {
+	t.Parallel()
+	a, b := newRepo(t, "publisher"), newRepo(t, "mirror")
+	b.setConfig("swarm", "download_rate", `"4Mbit"`)
+	b.setConfig("mirror", "concurrency", "1")
+	da := a.start()
+	work := t.TempDir()
+	bundleDir := func(name string, seq, size int) string {
+		dir := filepath.Join(work, fmt.Sprintf("%s-%d", name, seq))
+		data := make([]byte, size)
+		var seed [32]byte
+		seed[0], seed[1] = byte(seq), name[0]
+		_, _ = rand.NewChaCha8(seed).Read(data)
+		writeFiles(t, dir, map[string][]byte{
+			"commons.toml":    []byte(fmt.Sprintf(crashTOML, name, name)),
+			"instructions.md": []byte(fmt.Sprintf("# %s\n\nVersion %d.\n", name, seq)),
+			"bom.csv":         []byte("part,qty\ntube,6\n"),
+			"cad/part.step":   data,
+		})
+		return dir
+	}
+	t1 := a.publish(bundleDir("tractor", 1, 64<<10))
+	p1 := a.publish(bundleDir("pump", 1, 64<<10))
+	lib := decode[api.LibraryInfo](t, a.ok("library", "--json")).Name
+	db := b.start()
+	b.ok("connect", tcpAddr(t, da))
+	b.ok("follow", lib)
+	if !poll(crashMirrorWait, nil, func() bool { return b.pinned(t1.CID) && b.pinned(p1.CID) }) {
+		t.Fatalf("B did not mirror the first versions:\n%s", b.ok("mirror", "status").stdout)
+	}
+	// A large version, which B fetches at 4 Mbit/s for a minute, then a
+	// small one, which waits for it.
+	large := a.publish(bundleDir("tractor", 2, 30<<20))
+	small := a.publish(bundleDir("pump", 2, 64<<10))
+	manifest := small.CID.String() + "/.commons/bundle.cbor"
+	if !poll(crashMirrorWait, nil, func() bool {
+		return cachedOnly(t, db.gateway+"/ipfs/"+manifest) == http.StatusOK
+	}) {
+		t.Fatalf("B's mirror did not read the small version's manifest:\n%s", b.ok("mirror", "status").stdout)
+	}
+	db.stop()
+	if b.pinned(large.CID) || b.pinned(small.CID) {
+		t.Fatalf("B pinned a version before it stopped; the test means to stop it while both are to be fetched")
+	}
+	b.ok("cat", manifest)
+	b.gc()
+	if r := b.run("cat", manifest); r.code != 0 {
+		t.Errorf("gc deleted the manifest of %s, which the mirror had read and was to fetch:\n%s", small.CID, r)
+	}
+	// The restarted mirror, with no limit, completes both.
+	b.setConfig("swarm", "download_rate", `"0"`)
+	b.start()
+	b.ok("connect", tcpAddr(t, da))
+	if !poll(crashMirrorWait, nil, func() bool { return b.pinned(large.CID) && b.pinned(small.CID) }) {
+		t.Fatalf("the restarted mirror did not complete:\n%s", b.ok("mirror", "status").stdout)
+	}
+	mustOK(t, b.run("verify"))
+}
