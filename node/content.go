@@ -84,6 +84,11 @@ func isRefusal(err error) bool {
 // point, so that what it writes (a bundle's index entry) is durable with
 // the pin: a crash keeps both, the pin alone, or neither.
 func (n *Node) pinLocal(ctx context.Context, root cid.Cid, name string, record func() error) error {
+	// The commit is local and short. A caller that goes away (a client
+	// that disconnects, a daemon that stops) must not cut it in half: the
+	// pin without its record, or a library update without the old root's
+	// unpin.
+	ctx = context.WithoutCancel(ctx)
 	if has, err := n.Blockstore.Has(ctx, root); err != nil || !has {
 		if err == nil {
 			err = fmt.Errorf("root block is not stored")
