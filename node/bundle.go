@@ -479,7 +479,7 @@ func (n *Node) commitVersion(ctx context.Context, m bundle.Manifest, logDir cid.
 	if err != nil {
 		return api.PublishResult{}, fmt.Errorf("publish %s: the new version does not verify: %w", m.Name, err)
 	}
-	if err := n.pinLocal(ctx, root, m.Name, func() error { return n.bundles.Advance(ctx, b) }); err != nil {
+	if err := n.pinLocal(ctx, root, m.Name, func(ctx context.Context) error { return n.bundles.Advance(ctx, b) }); err != nil {
 		return api.PublishResult{}, fmt.Errorf("publish %s: %w", m.Name, bundleError(err))
 	}
 	res := api.PublishResult{CID: root, Name: m.Name, Manifest: b.ManifestCID, Sequence: m.Sequence, Open: m.OpenSource, Bytes: m.Size}

@@ -97,7 +97,7 @@ func (n *Node) updateLibrary(ctx context.Context, edit func(library.Library) (li
 	if err != nil {
 		return nil, fmt.Errorf("library: %w", err)
 	}
-	err = n.pinLocal(ctx, root, "library", func() error {
+	err = n.pinLocal(ctx, root, "library", func(ctx context.Context) error {
 		if own.Root.Defined() && !own.Root.Equals(root) {
 			if err := n.Pinner.Unpin(ctx, own.Root, true); err != nil && !errors.Is(err, pin.ErrNotPinned) {
 				return err

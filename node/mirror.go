@@ -890,7 +890,7 @@ func (n *Node) mirrorable(b *bundle.Bundle) error {
 // lock.
 func (n *Node) pinVersion(ctx context.Context, lib string, b *bundle.Bundle) error {
 	root := b.Root
-	return n.pinLocal(ctx, root, b.Manifest().Name, func() error {
+	return n.pinLocal(ctx, root, b.Manifest().Name, func(ctx context.Context) error {
 		if err := n.bundles.Advance(ctx, b); err != nil && !errors.Is(err, bundle.ErrStale) {
 			return err
 		}
