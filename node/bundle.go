@@ -234,6 +234,12 @@ func (n *Node) publishBundle(ctx context.Context, dir files.Node, opts api.Publi
 		if bundle.SameContent(&cand, parent.Manifest()) {
 			res := api.PublishResult{CID: parent.Root, Name: m.Name, Manifest: parent.ManifestCID, Sequence: parent.Manifest().Sequence,
 				Open: parent.Manifest().OpenSource, Files: totals.Files, Bytes: totals.Bytes, Unchanged: true, Warnings: warnings}
+			// A publish cut off between its commit and the library's
+			// update, then done again, finds its version here: the
+			// library catches up now rather than at the next start.
+			if err := n.addToLibrary(ctx, parent); err != nil {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("the library was not updated (it will be at the next daemon start): %v", err))
+			}
 			if u := n.GatewayURL(); u != "" {
 				res.GatewayURL = u + "/ipfs/" + parent.Root.String() + "/"
 			}
@@ -473,7 +479,7 @@ func (n *Node) commitVersion(ctx context.Context, m bundle.Manifest, logDir cid.
 	if err != nil {
 		return api.PublishResult{}, fmt.Errorf("publish %s: the new version does not verify: %w", m.Name, err)
 	}
-	if err := n.pinLocal(ctx, root, m.Name, func() error { return n.bundles.Advance(ctx, b) }); err != nil {
+	if err := n.pinLocal(ctx, root, m.Name, func(ctx context.Context) error { return n.bundles.Advance(ctx, b) }); err != nil {
 		return api.PublishResult{}, fmt.Errorf("publish %s: %w", m.Name, bundleError(err))
 	}
 	res := api.PublishResult{CID: root, Name: m.Name, Manifest: b.ManifestCID, Sequence: m.Sequence, Open: m.OpenSource, Bytes: m.Size}

@@ -93,26 +93,31 @@ func isRefusal(err error) bool {
 // record, if not nil, runs after the pin is written and before the commit
 // point, so that what it writes (a bundle's index entry) is durable with
 // the pin: a crash keeps both, the pin alone, or neither.
-func (n *Node) pinLocal(ctx context.Context, root cid.Cid, name string, record func() error) error {
-	if has, err := n.Blockstore.Has(ctx, root); err != nil || !has {
+func (n *Node) pinLocal(ctx context.Context, root cid.Cid, name string, record func(context.Context) error) error {
+	// The commit is local and short. A caller that goes away (a client
+	// that disconnects, a daemon that stops) must not cut it in half: the
+	// pin without its record, or a library update without the old root's
+	// unpin. record gets this context too.
+	commit := context.WithoutCancel(ctx)
+	if has, err := n.Blockstore.Has(commit, root); err != nil || !has {
 		if err == nil {
 			err = fmt.Errorf("root block is not stored")
 		}
 		return fmt.Errorf("pin %s: %w", root, err)
 	}
-	if err := n.Pinner.PinWithMode(ctx, root, pin.Recursive, name); err != nil {
+	if err := n.Pinner.PinWithMode(commit, root, pin.Recursive, name); err != nil {
 		return fmt.Errorf("pin %s: %w", root, err)
 	}
-	if err := n.Pinner.Flush(ctx); err != nil {
+	if err := n.Pinner.Flush(commit); err != nil {
 		return fmt.Errorf("pin %s: %w", root, err)
 	}
 	if record != nil {
-		if err := record(); err != nil {
+		if err := record(commit); err != nil {
 			return fmt.Errorf("pin %s: %w", root, err)
 		}
 	}
 	// The commit point: blocks first (earlier in the log), then the pin.
-	if err := n.store.Sync(ctx); err != nil {
+	if err := n.store.Sync(commit); err != nil {
 		return fmt.Errorf("pin %s: %w", root, err)
 	}
 	if err := n.Provider.Provide(ctx, root, true); err != nil {
@@ -133,7 +138,7 @@ func (n *Node) Pin(ctx context.Context, c cid.Cid, name string, progress func(ap
 	b, err := bundle.Load(ctx, n.localDAG, c, bundle.LoadOptions{})
 	// The user's pin is held as the user's, so that unfollowing a
 	// library that holds the same version never releases it.
-	userHold := func() error { return n.mirrorState.Hold(ctx, c, mirror.UserHolder) }
+	userHold := func(ctx context.Context) error { return n.mirrorState.Hold(ctx, c, mirror.UserHolder) }
 	switch {
 	case errors.Is(err, bundle.ErrNotBundle):
 		return n.pinLocal(ctx, c, name, userHold)
@@ -143,13 +148,13 @@ func (n *Node) Pin(ctx context.Context, c cid.Cid, name string, progress func(ap
 	if name == "" {
 		name = b.Manifest().Name
 	}
-	return n.pinLocal(ctx, c, name, func() error {
+	return n.pinLocal(ctx, c, name, func(ctx context.Context) error {
 		// An older version pinned for the archive is recorded but does
 		// not become the head.
 		if err := n.bundles.Advance(ctx, b); err != nil && !errors.Is(err, bundle.ErrStale) {
 			return err
 		}
-		return userHold()
+		return userHold(ctx)
 	})
 }
 

@@ -64,6 +64,11 @@ func (n *Node) updateLibrary(ctx context.Context, edit func(library.Library) (li
 	if n.publisher == nil {
 		return nil, errors.New("library: this node has no publisher key")
 	}
+	// Local work only, and what it changes must change together: the new
+	// root pinned, the old one unpinned, the record kept. A caller that
+	// goes away (a publish whose client disconnected after its commit)
+	// must not leave the library behind or a second root pinned.
+	ctx = context.WithoutCancel(ctx)
 	n.libMu.Lock()
 	defer n.libMu.Unlock()
 	own, cur, err := n.ownLibrary(ctx)
@@ -92,7 +97,7 @@ func (n *Node) updateLibrary(ctx context.Context, edit func(library.Library) (li
 	if err != nil {
 		return nil, fmt.Errorf("library: %w", err)
 	}
-	err = n.pinLocal(ctx, root, "library", func() error {
+	err = n.pinLocal(ctx, root, "library", func(ctx context.Context) error {
 		if own.Root.Defined() && !own.Root.Equals(root) {
 			if err := n.Pinner.Unpin(ctx, own.Root, true); err != nil && !errors.Is(err, pin.ErrNotPinned) {
 				return err

@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -306,4 +307,102 @@ func TestMirrorEditCost(t *testing.T) {
 	if got < d.NewBytes || got > d.NewBytes+64<<10 {
 		t.Fatalf("the follower received %d bytes for an edit whose new bytes are %d", got, d.NewBytes)
 	}
+}
+
+// TestLibraryUpdateOutlivesCaller: the library update at the end of a
+// publish runs after the version's commit. A caller that goes away then
+// (a CLI killed while its publish was committing) must not cut it in
+// half: the crash harness found a daemon left with the library not
+// listing the committed version until its next start, and two roots of
+// its own library pinned for good. The update is run with a context that
+// turns canceled at its k-th look, for every k until one run never looks
+// that often: each must complete, leaving one root pinned, the library's.
+func TestLibraryUpdateOutlivesCaller(t *testing.T) {
+	nw := nodetest.New(t, 1, nodetest.Options{})
+	a := nw.Nodes[0]
+	publishBundle(t, a.Node, licensedFolder(t), metadata.Metadata{})
+	ctx := context.Background()
+	for k := int64(0); k < 2000; k++ {
+		before, err := a.Library(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gone := newCancelAfter(k)
+		if err := a.RewriteLibrary(gone); err != nil {
+			t.Fatalf("a library update whose caller went away at its look %d: %v", k, err)
+		}
+		after, err := a.Library(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.Sequence != before.Sequence+1 {
+			t.Fatalf("caller gone at look %d: library sequence %d after the update, want %d", k, after.Sequence, before.Sequence+1)
+		}
+		pins, err := a.Pins(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var roots []cid.Cid
+		for _, p := range pins {
+			if p.Name == "library" {
+				roots = append(roots, p.CID)
+			}
+		}
+		if len(roots) != 1 || !roots[0].Equals(after.Root) {
+			t.Fatalf("caller gone at look %d: pinned library roots %v, want only %s", k, roots, after.Root)
+		}
+		if !gone.reached() {
+			return // the update looked fewer than k+1 times: every point was checked
+		}
+	}
+	t.Fatal("the update still looks at its context after 2000 looks")
+}
+
+// cancelAfter is a context that turns canceled at its k-th look (a call
+// of Done or Err): a caller going away at one point of an operation.
+type cancelAfter struct {
+	context.Context
+	mu   sync.Mutex
+	left int64
+	done chan struct{}
+}
+
+func newCancelAfter(k int64) *cancelAfter {
+	return &cancelAfter{Context: context.Background(), left: k, done: make(chan struct{})}
+}
+
+func (c *cancelAfter) look() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.left == 0 {
+		select {
+		case <-c.done:
+		default:
+			close(c.done)
+		}
+		return true
+	}
+	c.left--
+	return false
+}
+
+func (c *cancelAfter) reached() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *cancelAfter) Done() <-chan struct{} {
+	c.look()
+	return c.done
+}
+
+func (c *cancelAfter) Err() error {
+	if c.look() {
+		return context.Canceled
+	}
+	return nil
 }

@@ -608,6 +608,18 @@ func (m *mirrorService) record(local bool) recordFunc {
 		if local {
 			return bundle.Record{}, fmt.Errorf("%s is not known here", root)
 		}
+		// Reading the manifest stores the version's top blocks, which
+		// its fetch needs next. Like every fetch, it holds the pin lock
+		// (no gc meanwhile) and marks the version wanted first (no gc
+		// after a crash deletes what arrived: the mark precedes the
+		// blocks in the store's log), or a gc between the plan and the
+		// fetch would delete them and the fetch fetch them again. The
+		// round's release drops the marks of versions it does not queue.
+		unlock := n.Blockstore.PinLock(ctx)
+		defer unlock.Unlock(ctx)
+		if err := n.mirrorState.Want(ctx, root); err != nil {
+			return bundle.Record{}, err
+		}
 		b, err := n.loadBundle(ctx, root, expect, false)
 		if err != nil {
 			return bundle.Record{}, err
@@ -885,7 +897,7 @@ func (n *Node) mirrorable(b *bundle.Bundle) error {
 // lock.
 func (n *Node) pinVersion(ctx context.Context, lib string, b *bundle.Bundle) error {
 	root := b.Root
-	return n.pinLocal(ctx, root, b.Manifest().Name, func() error {
+	return n.pinLocal(ctx, root, b.Manifest().Name, func(ctx context.Context) error {
 		if err := n.bundles.Advance(ctx, b); err != nil && !errors.Is(err, bundle.ErrStale) {
 			return err
 		}

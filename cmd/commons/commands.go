@@ -127,6 +127,7 @@ func args(n int, names string) cobra.PositionalArgs {
 func (a *app) service(ctx context.Context) (api.Service, func(), error) {
 	deadline := time.Now().Add(lockWait)
 	for {
+		var refused error
 		if url := repo.ReadAPI(a.repoPath); url != "" {
 			c := api.NewClient(url, nil).WithToken(repo.ReadAPIToken(a.repoPath))
 			pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -135,11 +136,18 @@ func (a *app) service(ctx context.Context) (api.Service, func(), error) {
 			if err == nil {
 				return c, func() {}, nil
 			}
+			// A refusal is only this repo's daemon's if the repo is
+			// locked: the api file of a daemon killed with SIGKILL
+			// stays behind, and another repo's daemon may listen on
+			// its port since. The lock decides, below.
 			if errors.Is(err, api.ErrUnauthorized) {
-				return nil, nil, fmt.Errorf("the daemon of %s refused this command: %w (is the daemon another user's?)", a.repoPath, err)
+				refused = fmt.Errorf("the daemon of %s refused this command: %w (is the daemon another user's?)", a.repoPath, err)
 			}
 		}
 		r, err := repo.Open(a.repoPath)
+		if err != nil && refused != nil && errors.Is(err, repo.ErrLocked) {
+			return nil, nil, refused
+		}
 		if err == nil {
 			n, err := node.New(ctx, node.Config{Settings: r.Config, Identity: r.Identity, Publisher: r.Publisher, Store: r.Store, Offline: true})
 			if err != nil {
