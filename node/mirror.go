@@ -609,17 +609,17 @@ func (m *mirrorService) record(local bool) recordFunc {
 			return bundle.Record{}, fmt.Errorf("%s is not known here", root)
 		}
 		// Reading the manifest stores the version's top blocks, which
-		// its fetch needs next. Like every fetch, it holds the pin lock
-		// (no gc meanwhile) and marks the version wanted first (no gc
-		// after a crash deletes what arrived: the mark precedes the
-		// blocks in the store's log), or a gc between the plan and the
-		// fetch would delete them and the fetch fetch them again. The
-		// round's release drops the marks of versions it does not queue.
-		unlock := n.Blockstore.PinLock(ctx)
-		defer unlock.Unlock(ctx)
+		// its fetch needs next. Like every fetch, it marks the version
+		// wanted first, so that no gc, also after a crash, deletes what
+		// arrived (the mark precedes the blocks in the store's log): a
+		// gc between the plan and the fetch would delete them and the
+		// fetch fetch them again. Like every fetch, it does not hold the
+		// pin lock while it reads from peers (see gcState). The round's
+		// release drops the marks of versions it does not queue.
 		if err := n.mirrorState.Want(ctx, root); err != nil {
 			return bundle.Record{}, err
 		}
+		defer n.gc.track(root)()
 		b, err := n.loadBundle(ctx, root, expect, false)
 		if err != nil {
 			return bundle.Record{}, err
