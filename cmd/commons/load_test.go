@@ -152,7 +152,7 @@ func TestE2EGatewayLoad(t *testing.T) {
 	// The daemon at rest: start its sampler, let it settle, read its level.
 	mon := startMonitor(t, pid, d.api)
 	idle := mon.settle(t, 0, 0)
-	t.Logf("daemon idle: RSS %.1f MiB, %d fds, %d goroutines; fds: %s", mib(idle.rss), idle.fds, idle.goroutines, fdKinds(pid))
+	t.Logf("daemon idle: RSS %.1f MiB, %d fds, %d goroutines; fds: %s", inMiB(idle.rss), idle.fds, idle.goroutines, fdKinds(pid))
 
 	t.Run("load", func(t *testing.T) {
 		runLoad(t, targets, mon, idle)
@@ -460,18 +460,18 @@ func runLoad(t *testing.T, targets []*loadTarget, mon *monitor, idle sample) {
 		tooMany += tg.codes[http.StatusTooManyRequests]
 		t.Logf("%-24s %4d clients  %7.1f req/s  p50 %7s  p99 %7s  %s  %.0f MiB",
 			tg.name, tg.clients, float64(len(tg.latencies))/elapsed.Seconds(),
-			pct(tg.latencies, 50), pct(tg.latencies, 99), fmtCodes(tg.codes), mib(tg.bytes))
+			pct(tg.latencies, 50), pct(tg.latencies, 99), fmtCodes(tg.codes), inMiB(tg.bytes))
 	}
 	t.Logf("load: %d clients (started over %s) for %s: %d expected answers (%.0f/s), %d 429s, %d connections dialled",
 		loadClients, loadRamp, elapsed.Round(time.Millisecond), ok, float64(ok)/elapsed.Seconds(), tooMany, dialer.dials.Load())
 	t.Logf("daemon under load: peak RSS %.1f MiB, peak %d fds, peak %d goroutines, %.2f cores on average (the test process: %.2f)",
-		mib(peak.rss), peak.fds, peak.goroutines, peak.cpu.Seconds(), (cpuTime(os.Getpid())-selfCPU).Seconds()/elapsed.Seconds())
+		inMiB(peak.rss), peak.fds, peak.goroutines, peak.cpu.Seconds(), (cpuTime(os.Getpid())-selfCPU).Seconds()/elapsed.Seconds())
 	fails.report(t)
 	if ok == 0 {
 		t.Errorf("no request was answered as expected")
 	}
 	if peak.rss > loadRSSBound {
-		t.Errorf("the daemon's RSS reached %.1f MiB, more than the bound %.0f MiB", mib(peak.rss), mib(loadRSSBound))
+		t.Errorf("the daemon's RSS reached %.1f MiB, more than the bound %.0f MiB", inMiB(peak.rss), inMiB(loadRSSBound))
 	}
 	if peak.fds < loadClients {
 		t.Errorf("the daemon never had %d descriptors open (peak %d): the clients did not hold their connections", loadClients, peak.fds)
@@ -482,7 +482,7 @@ func runLoad(t *testing.T, targets []*loadTarget, mon *monitor, idle sample) {
 	}
 	after := mon.settle(t, idle.fds+loadFDSlack, idle.goroutines+loadGoroutineSlack)
 	t.Logf("daemon after load: RSS %.1f MiB, %d fds, %d goroutines (idle: %d fds, %d goroutines); fds: %s",
-		mib(after.rss), after.fds, after.goroutines, idle.fds, idle.goroutines, fdKinds(mon.pid))
+		inMiB(after.rss), after.fds, after.goroutines, idle.fds, idle.goroutines, fdKinds(mon.pid))
 }
 
 // slowConn is one attacking connection.
@@ -741,14 +741,14 @@ func runSlowloris(t *testing.T, d *daemon, root cid.Cid, small, big []byte, mon 
 		}
 	}
 	t.Logf("daemon during slowloris (%s): peak RSS %.1f MiB, peak %d fds, peak %d goroutines; now %d fds",
-		phase.Round(time.Millisecond), mib(peak.rss), peak.fds, peak.goroutines, mon.last().fds)
+		phase.Round(time.Millisecond), inMiB(peak.rss), peak.fds, peak.goroutines, mon.last().fds)
 	honestFails.report(t)
 	if !allClosed {
 		t.Errorf("after %s the server still holds slow connections: %v open by kind (never-reading ones are counted in the daemon's %d fds, idle %d)",
 			slowPhaseLimit, open, mon.last().fds, idle.fds)
 	}
 	if peak.rss > loadRSSBound {
-		t.Errorf("the daemon's RSS reached %.1f MiB, more than the bound %.0f MiB", mib(peak.rss), mib(loadRSSBound))
+		t.Errorf("the daemon's RSS reached %.1f MiB, more than the bound %.0f MiB", inMiB(peak.rss), inMiB(loadRSSBound))
 	}
 
 	for _, sc := range conns {
@@ -759,7 +759,7 @@ func runSlowloris(t *testing.T, d *daemon, root cid.Cid, small, big []byte, mon 
 		hc.CloseIdleConnections()
 	}
 	after := mon.settle(t, idle.fds+loadFDSlack, idle.goroutines+loadGoroutineSlack)
-	t.Logf("daemon after slowloris: RSS %.1f MiB, %d fds, %d goroutines; fds: %s", mib(after.rss), after.fds, after.goroutines, fdKinds(mon.pid))
+	t.Logf("daemon after slowloris: RSS %.1f MiB, %d fds, %d goroutines; fds: %s", inMiB(after.rss), after.fds, after.goroutines, fdKinds(mon.pid))
 }
 
 // sample is the daemon's state at one moment.
@@ -955,7 +955,7 @@ func goroutines(apiURL string) int {
 	return 0
 }
 
-func mib(b int64) float64 { return float64(b) / (1 << 20) }
+func inMiB(b int64) float64 { return float64(b) / (1 << 20) }
 
 // pct returns the p-th percentile of sorted ds.
 func pct(ds []time.Duration, p int) time.Duration {

@@ -301,12 +301,12 @@ func scrape(t *testing.T, hc *http.Client, apiURL string) map[string]float64 {
 	return out
 }
 
-// receivedBytes sums the daemon's counters of block bytes received from
+// receivedCounters sums the daemon's counters of block bytes received from
 // peers: every counter named commons_*_received_bytes_total except the
 // duplicates' (a subset). That is bitswap's today; a transfer path added
 // later is expected to export its own under the same pattern, so that
 // this stays the whole count.
-func receivedBytes(t *testing.T, hc *http.Client, apiURL string) (total int64, names []string) {
+func receivedCounters(t *testing.T, hc *http.Client, apiURL string) (total int64, names []string) {
 	t.Helper()
 	for name, v := range scrape(t, hc, apiURL) {
 		if strings.HasPrefix(name, "commons_") && strings.HasSuffix(name, "_received_bytes_total") && !strings.Contains(name, "dup") {
@@ -383,7 +383,7 @@ func TestNetLabVillageMirrorCut(t *testing.T) {
 		needed += int64(n)
 	}
 	storeBefore := decode[api.VerifyResult](t, mustOK(t, b.run("verify", "--json")))
-	recvBefore, counters := receivedBytes(t, hc, bAPI)
+	recvBefore, counters := receivedCounters(t, hc, bAPI)
 	if len(counters) == 0 {
 		t.Fatal("B's /metrics has no commons_*_received_bytes_total counter")
 	}
@@ -435,7 +435,7 @@ func TestNetLabVillageMirrorCut(t *testing.T) {
 	lab.SetUp(false)
 	cutAt := time.Now()
 	atCut := lab.Stats()
-	recvAtCut, _ := receivedBytes(t, hc, bAPI)
+	recvAtCut, _ := receivedCounters(t, hc, bAPI)
 	t.Logf("cut at %.1f s after follow: %d bytes delivered A->B, B had received %d block bytes; B's connections: %s", cutAt.Sub(followAt).Seconds(),
 		atCut.From[0].Delivered.Bytes-base.From[0].Delivered.Bytes, recvAtCut-recvBefore, peersBefore)
 	<-time.After(cut) // the link's own timing: the cable is cut for 60 s
@@ -493,7 +493,7 @@ func TestNetLabVillageMirrorCut(t *testing.T) {
 	mustOK(t, b.run("get", pub.CID.String(), "-o", out))
 	sameBundleTree(t, src, out)
 
-	recvAfter, _ := receivedBytes(t, hc, bAPI)
+	recvAfter, _ := receivedCounters(t, hc, bAPI)
 	recv := recvAfter - recvBefore
 	t.Logf("B received %d block bytes (%s) for %d needed: %.3f; B's store grew by %d bytes", recv, strings.Join(counters, " + "), needed,
 		float64(recv)/float64(needed), v.Bytes-storeBefore.Bytes)
