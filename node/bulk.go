@@ -834,6 +834,7 @@ func (f *bulkFetch) do(fetchCtx context.Context, it *item) itemResult {
 	var bad *badBlockError
 	if errors.As(err, &bad) {
 		f.b.requests.WithLabelValues("bad").Inc()
+		f.b.n.penalties.offend(src, offenceBadBlock, 1, err.Error())
 		return itemResult{it: it, err: err, bad: true}
 	}
 	if err != nil {

@@ -133,6 +133,9 @@ type Node struct {
 
 	metrics *prometheus.Registry // this node's own: see Metrics
 	reach   *reach               // page views and downloads of bundles
+	// penalties scores peers' misbehaviour and bans offenders
+	// (penalty.go); nil when offline.
+	penalties *penalties
 
 	Host       host.Host       // nil when offline
 	Routing    routing.Routing // nil when offline or routing.dht = none
@@ -204,13 +207,22 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 
 	if !cfg.Offline {
-		if n.Host, err = buildHost(cfg, s, n.metrics); err != nil {
+		n.penalties = newPenalties(s.Swarm.BanDuration.D(), n.log.With("subsystem", "penalty"))
+		if err := n.penalties.register(n.metrics); err != nil {
+			return nil, fmt.Errorf("node: %w", err)
+		}
+		if n.Host, err = buildHost(cfg, s, n.metrics, n.penalties); err != nil {
 			return nil, fmt.Errorf("node: start host: %w", err)
 		}
 		n.closers = append(n.closers, n.Host.Close)
+		n.penalties.watch(n.Host.Network())
 		if n.Host, err = limitBandwidth(n.Host, s.Swarm, n.metrics); err != nil {
 			return nil, fmt.Errorf("node: bandwidth limits: %w", err)
 		}
+		// Everything below builds its protocols on the guarded host
+		// (guard.go): their streams count against per-peer limits and
+		// their messages' memory is reserved before it is allocated.
+		n.Host = guardStreams(n.Host, n.penalties, n.log.With("subsystem", "guard"))
 		if n.publisher == nil {
 			n.publisher = n.Host.Peerstore().PrivKey(n.Host.ID())
 		}
@@ -234,8 +246,8 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		if n.Routing != nil {
 			discovery = n.Routing
 		}
-		bs := bitswap.New(ctx, bsnet.NewFromIpfsHost(n.Host), discovery, servedSizes{n.Blockstore},
-			bitswap.ProviderSearchDelay(500*time.Millisecond))
+		bs := bitswap.New(ctx, watchBitswap(bsnet.NewFromIpfsHost(n.Host), n.penalties), discovery,
+			servedSizes{n.Blockstore}, bitswapOptions()...)
 		n.Exchange = bs
 		n.closers = append(n.closers, bs.Close)
 	} else {
@@ -299,7 +311,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	return n, nil
 }
 
-func buildHost(cfg Config, s config.Config, reg prometheus.Registerer) (host.Host, error) {
+func buildHost(cfg Config, s config.Config, reg prometheus.Registerer, gater *penalties) (host.Host, error) {
 	if cfg.Host != nil {
 		return cfg.Host, nil
 	}
@@ -312,6 +324,7 @@ func buildHost(cfg Config, s config.Config, reg prometheus.Registerer) (host.Hos
 	}
 	limits := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&limits)
+	addServiceLimits(&limits)
 	var concrete rcmgr.ConcreteLimitConfig
 	if s.Swarm.MaxMemory > 0 || s.Swarm.MaxFDs > 0 {
 		// One limit given: the other keeps a conservative fixed default
@@ -339,6 +352,7 @@ func buildHost(cfg Config, s config.Config, reg prometheus.Registerer) (host.Hos
 		libp2p.Transport(quic.NewTransport),
 		libp2p.ConnectionManager(cm),
 		libp2p.ResourceManager(rm),
+		libp2p.ConnectionGater(gater),
 		libp2p.UserAgent(UserAgent),
 		libp2p.PrometheusRegisterer(reg),
 	}

@@ -118,6 +118,10 @@ type Swarm struct {
 	DownloadRate     Rate `toml:"download_rate" comment:"Most the node receives from all peers together, per second; 0: no limit."`
 	PeerUploadRate   Rate `toml:"peer_upload_rate" comment:"Most the node sends to any one peer, per second; 0: no limit."`
 	PeerDownloadRate Rate `toml:"peer_download_rate" comment:"Most the node receives from any one peer, per second; 0: no limit."`
+	// BanDuration is how long a peer caught misbehaving (a malformed or
+	// oversized message, a block nobody asked it for, a block that does
+	// not verify) is refused after it is disconnected.
+	BanDuration Duration `toml:"ban_duration" comment:"A peer caught misbehaving (malformed or oversized messages, blocks nobody asked for or that do not verify) is disconnected and refused for this long; 0: disconnected only."`
 }
 
 // Provider configures announcements to the DHT.
@@ -193,9 +197,10 @@ func Default() Config {
 		Routing:   Routing{DHT: "dual", Mode: "auto"},
 		Discovery: Discovery{MDNS: true},
 		Swarm: Swarm{
-			ConnLow:   100,
-			ConnHigh:  400,
-			ConnGrace: Duration(20 * time.Second),
+			ConnLow:     100,
+			ConnHigh:    400,
+			ConnGrace:   Duration(20 * time.Second),
+			BanDuration: Duration(10 * time.Minute),
 
 			UploadRate: "0", DownloadRate: "0", PeerUploadRate: "0", PeerDownloadRate: "0",
 		},
@@ -295,6 +300,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Swarm.ConnLow < 0 || c.Swarm.ConnHigh < c.Swarm.ConnLow {
 		bad("swarm.conn_low = %d, conn_high = %d: want 0 <= conn_low <= conn_high", c.Swarm.ConnLow, c.Swarm.ConnHigh)
+	}
+	if c.Swarm.BanDuration.D() < 0 {
+		bad("swarm.ban_duration = %s: want 0 or more", c.Swarm.BanDuration)
 	}
 	errs = append(errs, c.Swarm.rateErrors()...)
 	errs = append(errs, c.Datastore.sizeErrors()...)
