@@ -41,6 +41,8 @@ browser:
 # Network namespaces (root only): two nodes on a LAN joined by a veth
 # pair, and the link lab (node/nodetest/linklab): a userspace link with
 # delay, loss, a rate and cuts, and a village mirror over it (minutes).
+# Also root only: the disk-full test (TestNetLabDiskFull), a repo on a
+# small tmpfs and on a loop-mounted ext4 image (about 3 minutes).
 netlab: build
 	$(GO) vet -tags netlab ./cmd/commons ./node/nodetest/linklab
 	COMMONS_BIN=$(CURDIR)/$(BIN) $(GO) test -race -tags netlab -run NetLab -count=1 -timeout 30m ./node/nodetest/linklab/ ./cmd/commons/

@@ -469,14 +469,16 @@ func (n *Node) resolve(ctx context.Context, s string) (cid.Cid, error) {
 // store starts refusing.
 func (n *Node) fetchDAG(ctx context.Context, root cid.Cid, progress func(api.Progress)) error {
 	// Offline nothing is fetched, and a missing block is ErrOffline.
-	if why := n.refusing(); why != nil && !n.offline {
-		if err := n.completeLocally(ctx, root); err != nil {
-			if ipld.IsNotFound(err) {
-				return fmt.Errorf("fetch %s: %w", root, why)
+	if !n.offline {
+		if why := n.refusing(); why != nil {
+			if err := n.completeLocally(ctx, root); err != nil {
+				if ipld.IsNotFound(err) {
+					return fmt.Errorf("fetch %s: %w", root, why)
+				}
+				return fmt.Errorf("fetch %s: %w", root, err)
 			}
-			return fmt.Errorf("fetch %s: %w", root, err)
+			return nil
 		}
-		return nil
 	}
 	ctx, stop := n.stopWhenFull(ctx)
 	defer stop()
