@@ -62,8 +62,13 @@ func TestE2EMirrorStatusLive(t *testing.T) {
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("mirror status did not exit once the library was current; the terminal shows:\n%s", term.String())
 	}
-	if s := term.String(); !strings.Contains(s, "current") || !strings.Contains(s, "1/1") {
-		t.Fatalf("the last status does not show the library current:\n%s", s)
+	// The command has exited; the pty reader may still be copying its
+	// last frame.
+	if !poll(10*time.Second, nil, func() bool {
+		s := term.String()
+		return strings.Contains(s, "current") && strings.Contains(s, "1/1")
+	}) {
+		t.Fatalf("the last status does not show the library current:\n%s", term.String())
 	}
 	if !b.pinned(v1.CID) {
 		t.Fatal("B did not pin the version")
