@@ -67,8 +67,8 @@ const (
 	// penaltyHalfLife is how fast a score decays: a peer that offends
 	// rarely never reaches the threshold.
 	penaltyHalfLife = 5 * time.Minute
-	// penaltyMaxPeers bounds the peers with a score kept in memory; past
-	// it, those with a decayed score and no ban are forgotten first.
+	// penaltyMaxPeers bounds the peers with a score kept in memory (an
+	// attacker can make new identities); see prune for who goes first.
 	penaltyMaxPeers = 4096
 )
 
