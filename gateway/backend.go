@@ -9,9 +9,15 @@ import (
 
 	"github.com/ipfs/boxo/files"
 	boxogw "github.com/ipfs/boxo/gateway"
+	"github.com/ipfs/boxo/ipld/unixfs"
+	ufile "github.com/ipfs/boxo/ipld/unixfs/file"
+	uio "github.com/ipfs/boxo/ipld/unixfs/io"
 	"github.com/ipfs/boxo/path"
 	"github.com/ipfs/go-cid"
+	ipld "github.com/ipfs/go-ipld-format"
 	"github.com/ipld/go-ipld-prime/linking"
+
+	"github.com/commons-p2p/commons/pkg/folder"
 )
 
 // ErrNoIPNSRecords is the cause of the error that requests for signed IPNS
@@ -49,6 +55,12 @@ var ErrUnsupportedCodec = errors.New("this gateway cannot decode the codec of th
 type backend struct {
 	*boxogw.BlocksBackend
 	records Records // nil: no records are served
+
+	// dag reads what the guards below look at; nil (the trustless
+	// handler, which serves no tar and no listing) turns them off.
+	dag        ipld.DAGService
+	archive    folder.Limits // what a tar may hold
+	maxListing int           // entries of a generated directory listing
 }
 
 // GetIPNSRecord implements boxogw.IPFSBackend with the gateway's Records.
@@ -68,16 +80,110 @@ func (b backend) GetIPNSRecord(ctx context.Context, c cid.Cid) ([]byte, error) {
 	return rec, nil
 }
 
-// Get implements boxogw.IPFSBackend.
+// Get implements boxogw.IPFSBackend. A directory's listing stops with a
+// 422 after maxListing entries: boxo renders every entry of a listing in
+// memory, and one hostile dag-pb node of 2 MiB names 40,000 entries (a
+// HAMT, any number).
 func (b backend) Get(ctx context.Context, p path.ImmutablePath, ranges ...boxogw.ByteRange) (boxogw.ContentPathMetadata, *boxogw.GetResponse, error) {
 	md, res, err := b.BlocksBackend.Get(ctx, p, ranges...)
-	return md, res, unsupported(err)
+	if err != nil || b.dag == nil || len(md.LastSegmentRemainder) > 0 {
+		return md, res, unsupported(err)
+	}
+	// boxo's response does not say whether it is a directory; the node
+	// does, and boxo has just read it, so it is in memory or the store.
+	nd, err := b.dag.Get(ctx, md.LastSegment.RootCid())
+	if err != nil {
+		res.Close()
+		return md, nil, fmt.Errorf("get %s: %w", p, err)
+	}
+	dir, err := uio.NewDirectoryFromNode(b.dag, nd)
+	if err != nil {
+		return md, res, nil // not a directory
+	}
+	// Our own listing replaces boxo's, which is dropped unread.
+	res.Close()
+	f, err := ufile.NewUnixfsFile(ctx, b.dag, nd)
+	if err != nil {
+		return md, nil, fmt.Errorf("get %s: %w", p, err)
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil || size < 0 {
+		return md, nil, fmt.Errorf("get %s: directory size %d: %w", p, size, err)
+	}
+	entries := limitListing(ctx, dir.EnumLinksAsync(ctx), b.maxListing, p)
+	return md, boxogw.NewGetResponseFromDirectoryListing(uint64(size), entries, nil), nil
 }
 
-// GetAll implements boxogw.IPFSBackend.
+// ErrTooManyEntries is the cause of a 422 answer to a directory listing
+// of more entries than the gateway lists.
+var ErrTooManyEntries = errors.New("too many entries to list on one page")
+
+// limitListing passes on at most max entries of in, then ends with an
+// error that boxo answers 422.
+func limitListing(ctx context.Context, in <-chan unixfs.LinkResult, max int, p path.ImmutablePath) <-chan unixfs.LinkResult {
+	out := make(chan unixfs.LinkResult)
+	go func() {
+		defer close(out)
+		n := 0
+		for r := range in {
+			if r.Err == nil {
+				n++
+			}
+			if n > max {
+				err := fmt.Errorf("list %s: more than %d entries: %w; ask for it as ?format=car", p, max, ErrTooManyEntries)
+				r = unixfs.LinkResult{Err: boxogw.NewErrorStatusCode(err, http.StatusUnprocessableEntity)}
+			}
+			select {
+			case out <- r:
+			case <-ctx.Done():
+				return
+			}
+			if r.Err != nil {
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// GetAll implements boxogw.IPFSBackend. boxo asks for it to write a tar,
+// which is unpacked on someone's disk: the DAG is first checked as `commons
+// get` would check it before writing, and against the archive limits, and
+// refused with 422 before any byte is sent if it fails. boxo's tar writer
+// alone writes names with "/" and control characters, symlinks to
+// /etc/passwd, and a DAG bomb to its end.
 func (b backend) GetAll(ctx context.Context, p path.ImmutablePath) (boxogw.ContentPathMetadata, files.Node, error) {
 	md, nd, err := b.BlocksBackend.GetAll(ctx, p)
-	return md, nd, unsupported(err)
+	if err != nil || b.dag == nil {
+		return md, nd, unsupported(err)
+	}
+	if len(md.LastSegmentRemainder) > 0 {
+		nd.Close()
+		return md, nil, boxogw.NewErrorStatusCode(fmt.Errorf("tar %s: not a UnixFS file or directory", p), http.StatusUnprocessableEntity)
+	}
+	if _, err := folder.Check(ctx, b.dag, md.LastSegment.RootCid(), b.archive); err != nil {
+		nd.Close()
+		err = fmt.Errorf("tar %s: %w", p, err)
+		if isRefusal(err) {
+			err = boxogw.NewErrorStatusCode(fmt.Errorf("%w; ask for it as ?format=car", err), http.StatusUnprocessableEntity)
+		}
+		return md, nil, err
+	}
+	return md, nd, nil
+}
+
+// isRefusal reports whether err is folder.Check refusing the content itself.
+func isRefusal(err error) bool {
+	for _, s := range []error{
+		folder.ErrUnsafeName, folder.ErrDuplicateName, folder.ErrSymlinkEscapes, folder.ErrUnknownType,
+		folder.ErrTooDeep, folder.ErrTooLarge, folder.ErrExpands,
+	} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // GetBlock implements boxogw.IPFSBackend.

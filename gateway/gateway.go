@@ -30,10 +30,13 @@ import (
 
 	"github.com/ipfs/boxo/blockservice"
 	boxogw "github.com/ipfs/boxo/gateway"
+	"github.com/ipfs/boxo/ipld/merkledag"
 	"github.com/ipfs/boxo/namesys"
 	"github.com/ipfs/boxo/verifcid"
 	"github.com/ipfs/go-cid"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/commons-p2p/commons/pkg/folder"
 )
 
 // Defaults that New applies to zero fields of Config.
@@ -59,6 +62,23 @@ const (
 	// least.
 	DefaultTurnsPerCPU = 16
 	DefaultMinTurns    = 32
+
+	// DefaultMaxArchiveEntries and DefaultMaxArchiveBytes bound what a
+	// tar (?format=tar) may hold: the entries, and the bytes of the files,
+	// each counted every time it appears. The design pages' zip downloads
+	// keep to the same numbers.
+	DefaultMaxArchiveEntries = 100_000
+	DefaultMaxArchiveBytes   = 4 << 30
+
+	// DefaultMaxListingEntries is the most entries a generated directory
+	// listing shows; a larger directory is answered 422.
+	DefaultMaxListingEntries = 10_000
+
+	// MaxPathSegments is the most segments a content path may have
+	// (/ipfs/<cid>/a/b is three). boxo resolves every prefix of a path
+	// from its root, so a path's cost grows with the square of its length;
+	// a longer path is answered 414.
+	MaxPathSegments = 128
 
 	// DefaultHostname is the host served as a subdomain gateway when
 	// Config.Hostnames is empty: http://<cid>.ipfs.localhost:8080/ works in
@@ -120,6 +140,21 @@ type Config struct {
 	// Counter is told about files downloaded with the design pages'
 	// download links. Nil counts nothing.
 	Counter Counter
+
+	// MaxArchiveEntries and MaxArchiveBytes bound a tar (?format=tar):
+	// its entries and the bytes of its files, each counted every time it
+	// appears. A tar beyond them, or of content that could not be written
+	// safely (names that would leave the folder, escaping symlinks, DAG
+	// bombs: see folder.Check), is answered 422 before anything is sent.
+	// Zero means DefaultMaxArchiveEntries and DefaultMaxArchiveBytes.
+	MaxArchiveEntries int64
+	MaxArchiveBytes   int64
+
+	// MaxListingEntries is the most entries a generated HTML directory
+	// listing shows; a larger directory is answered 422 (its CAR or a
+	// client that lists it page by page can still read it). Zero means
+	// DefaultMaxListingEntries.
+	MaxListingEntries int
 }
 
 // withDefaults validates cfg and returns a copy with defaults applied.
@@ -133,6 +168,12 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("turns %d: %w", cfg.Turns, errNegative)
 	case cfg.MaxRequestDuration < 0:
 		return cfg, fmt.Errorf("max request duration %s: %w", cfg.MaxRequestDuration, errNegative)
+	case cfg.MaxArchiveEntries < 0:
+		return cfg, fmt.Errorf("max archive entries %d: %w", cfg.MaxArchiveEntries, errNegative)
+	case cfg.MaxArchiveBytes < 0:
+		return cfg, fmt.Errorf("max archive bytes %d: %w", cfg.MaxArchiveBytes, errNegative)
+	case cfg.MaxListingEntries < 0:
+		return cfg, fmt.Errorf("max listing entries %d: %w", cfg.MaxListingEntries, errNegative)
 	}
 	if cfg.RetrievalTimeout == 0 {
 		cfg.RetrievalTimeout = DefaultRetrievalTimeout
@@ -145,6 +186,15 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.MaxRequestDuration == 0 {
 		cfg.MaxRequestDuration = DefaultMaxRequestDuration
+	}
+	if cfg.MaxArchiveEntries == 0 {
+		cfg.MaxArchiveEntries = DefaultMaxArchiveEntries
+	}
+	if cfg.MaxArchiveBytes == 0 {
+		cfg.MaxArchiveBytes = DefaultMaxArchiveBytes
+	}
+	if cfg.MaxListingEntries == 0 {
+		cfg.MaxListingEntries = DefaultMaxListingEntries
 	}
 
 	hosts := cfg.Hostnames
@@ -227,7 +277,13 @@ func New(cfg Config, blocks blockservice.BlockService, names namesys.Resolver, p
 	if err != nil {
 		return nil, fmt.Errorf("gateway: new: blocks backend: %w", err)
 	}
-	backend := backend{BlocksBackend: blocksBackend, records: cfg.Records}
+	backend := backend{
+		BlocksBackend: blocksBackend,
+		records:       cfg.Records,
+		dag:           merkledag.NewDAGService(blocks),
+		archive:       folder.Limits{MaxEntries: cfg.MaxArchiveEntries, MaxBytes: cfg.MaxArchiveBytes},
+		maxListing:    cfg.MaxListingEntries,
+	}
 
 	public := make(map[string]*boxogw.PublicGateway, len(cfg.Hostnames))
 	for _, h := range cfg.Hostnames {
@@ -276,6 +332,10 @@ func New(cfg Config, blocks blockservice.BlockService, names namesys.Resolver, p
 	onlyContent := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !isContentPath(r.URL.Path) {
 			http.NotFound(w, r)
+			return
+		}
+		if err := checkPathLength(r.URL.Path); err != nil {
+			http.Error(w, err.Error(), http.StatusRequestURITooLong)
 			return
 		}
 		if err := checkRootHash(allow, r.URL.Path); err != nil {
@@ -363,6 +423,15 @@ func isContentPath(p string) bool {
 		}
 	}
 	return false
+}
+
+// checkPathLength refuses a content path of more than MaxPathSegments
+// segments.
+func checkPathLength(p string) error {
+	if n := strings.Count(strings.Trim(p, "/"), "/"); n > MaxPathSegments {
+		return fmt.Errorf("the path has %d segments; this gateway resolves at most %d", n, MaxPathSegments)
+	}
+	return nil
 }
 
 // checkRootHash rejects an /ipfs/<root> path whose root CID uses a hash

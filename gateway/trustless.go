@@ -55,6 +55,10 @@ func Trustless(blocks blockservice.BlockService, reg prometheus.Registerer) (htt
 			http.NotFound(w, r)
 			return
 		}
+		if err := checkPathLength(r.URL.Path); err != nil {
+			http.Error(w, err.Error(), http.StatusRequestURITooLong)
+			return
+		}
 		if err := checkRootHash(allow, r.URL.Path); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return

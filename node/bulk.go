@@ -1151,10 +1151,25 @@ func (f *bulkFetch) walk(ctx context.Context, c cid.Cid, p string, size uint64, 
 	if c.Prefix().MhType == 0 { // identity: the data is the CID
 		return nil
 	}
-	blk, err := f.b.n.Blockstore.Get(ctx, c)
-	if ipld.IsNotFound(err) {
+	missing := func() {
 		whole := size > 0 && size <= bulkWholeMax
 		*out = append(*out, &item{c: c, path: p, size: size, whole: whole, first: c, prio: bulkPriority(p, size)})
+	}
+	if multicodec.Code(c.Type()) == multicodec.Raw {
+		// No links: whether it is stored is all the plan needs, and
+		// reading it would read a file's data.
+		has, err := f.b.n.Blockstore.Has(ctx, c)
+		if err != nil {
+			return err
+		}
+		if !has {
+			missing()
+		}
+		return nil
+	}
+	blk, err := f.b.n.Blockstore.Get(ctx, c)
+	if ipld.IsNotFound(err) {
+		missing()
 		return nil
 	}
 	if err != nil {
@@ -1213,7 +1228,7 @@ type leafGap struct {
 // missing children is one entity-bytes request for the file.
 func (f *bulkFetch) walkFile(ctx context.Context, top cid.Cid, nd *merkledag.ProtoNode, fsn *unixfs.FSNode, p string, out *[]*item) error {
 	var gaps []leafGap
-	if err := f.fileGaps(ctx, nd, fsn, p, 0, &gaps, out, 0); err != nil {
+	if err := f.fileGaps(ctx, nd, fsn, p, 0, &gaps, out, 0, cid.NewSet()); err != nil {
 		return err
 	}
 	if len(gaps) == 0 {
@@ -1235,16 +1250,33 @@ func (f *bulkFetch) walkFile(ctx context.Context, top cid.Cid, nd *merkledag.Pro
 	return nil
 }
 
-func (f *bulkFetch) fileGaps(ctx context.Context, nd *merkledag.ProtoNode, fsn *unixfs.FSNode, p string, base uint64, gaps *[]leafGap, out *[]*item, depth int) error {
+// fileGaps adds the missing parts of the stored file node nd to gaps and
+// out. complete holds the inner nodes found stored whole: a file that
+// links one node many times (a DAG bomb does, a file of zeros may) is
+// walked below it once, and leaves are checked with Has, never read.
+func (f *bulkFetch) fileGaps(ctx context.Context, nd *merkledag.ProtoNode, fsn *unixfs.FSNode, p string, base uint64, gaps *[]leafGap, out *[]*item, depth int, complete *cid.Set) error {
 	if depth > 32 {
 		return fmt.Errorf("file DAG deeper than 32 levels")
 	}
 	off := base + uint64(len(fsn.Data()))
 	for i, l := range nd.Links() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		bsz := fsn.BlockSize(i)
 		from, to := off, off+bsz-1
 		off += bsz
-		if bsz == 0 {
+		if bsz == 0 || complete.Has(l.Cid) {
+			continue
+		}
+		if l.Cid.Type() != uint64(multicodec.DagPb) {
+			has, err := f.b.n.Blockstore.Has(ctx, l.Cid)
+			if err != nil {
+				return err
+			}
+			if !has {
+				*gaps = append(*gaps, leafGap{c: l.Cid, from: from, to: to})
+			}
 			continue
 		}
 		blk, err := f.b.n.Blockstore.Get(ctx, l.Cid)
@@ -1262,9 +1294,6 @@ func (f *bulkFetch) fileGaps(ctx context.Context, nd *merkledag.ProtoNode, fsn *
 		if err != nil {
 			return err
 		}
-		if l.Cid.Type() != uint64(multicodec.DagPb) {
-			continue
-		}
 		cn, err := merkledag.DecodeProtobuf(blk.RawData())
 		if err != nil {
 			return fmt.Errorf("%s: %w", l.Cid, err)
@@ -1273,8 +1302,12 @@ func (f *bulkFetch) fileGaps(ctx context.Context, nd *merkledag.ProtoNode, fsn *
 		if err != nil || cfs.NumChildren() != len(cn.Links()) {
 			continue // not a file part; bitswap's walk deals with it
 		}
-		if err := f.fileGaps(ctx, cn, cfs, p, from, gaps, out, depth+1); err != nil {
+		ng, no := len(*gaps), len(*out)
+		if err := f.fileGaps(ctx, cn, cfs, p, from, gaps, out, depth+1, complete); err != nil {
 			return err
+		}
+		if len(*gaps) == ng && len(*out) == no {
+			complete.Add(l.Cid)
 		}
 	}
 	return nil

@@ -348,19 +348,26 @@ func (n *Node) Ls(ctx context.Context, p string) ([]api.Entry, error) {
 		return nil, fmt.Errorf("ls %s: %w", p, err)
 	}
 	var out []api.Entry
+	// Each child is read once: a hostile folder may link one 1 MiB block
+	// under 100,000 names, and reading it for each would copy 100 GB.
+	known := make(map[cid.Cid]api.Entry)
 	for lr := range dir.EnumLinksAsync(ctx) {
 		if lr.Err != nil {
 			return nil, wd.explain(fmt.Errorf("ls %s: %w", p, lr.Err))
 		}
-		child, err := n.DAG.Get(ctx, lr.Link.Cid)
-		if err != nil {
-			return nil, wd.explain(fmt.Errorf("ls %s: %s: %w", p, lr.Link.Name, err))
+		e, ok := known[lr.Link.Cid]
+		if !ok {
+			child, err := n.DAG.Get(ctx, lr.Link.Cid)
+			if err != nil {
+				return nil, wd.explain(fmt.Errorf("ls %s: %s: %w", p, lr.Link.Name, err))
+			}
+			wd.kick()
+			if e, err = n.entry(ctx, "", child); err != nil {
+				return nil, fmt.Errorf("ls %s: %w", p, err)
+			}
+			known[lr.Link.Cid] = e
 		}
-		wd.kick()
-		e, err := n.entry(ctx, lr.Link.Name, child)
-		if err != nil {
-			return nil, fmt.Errorf("ls %s: %w", p, err)
-		}
+		e.Name = lr.Link.Name
 		out = append(out, e)
 	}
 	return out, nil

@@ -14,11 +14,32 @@ import (
 	"github.com/ipfs/go-cid"
 
 	"github.com/commons-p2p/commons/gateway/api"
+	"github.com/commons-p2p/commons/pkg/folder"
 )
 
-// maxZipEntries bounds the files and folders one zip holds, so that a
-// hostile DAG of millions of tiny entries cannot hold a request for ever.
-const maxZipEntries = 100000
+// Limits of one zip, the numbers of the gateway's tars
+// (gateway.DefaultMaxArchiveEntries and DefaultMaxArchiveBytes): a hostile
+// DAG of millions of tiny entries, or of one block linked a million times,
+// must not hold a request for ever or deflate gigabytes.
+const (
+	// maxZipEntries bounds the files and folders one zip holds.
+	maxZipEntries = 100_000
+	// maxZipBytes bounds the bytes of the files one zip holds.
+	maxZipBytes = 4 << 30
+)
+
+// ArchiveChecker vets a folder before the pages archive it. The node
+// implements it; with a Designs that does not, the zip relies on its own
+// limits alone, which it checks as it goes.
+type ArchiveChecker interface {
+	// CheckArchive walks the UnixFS DAG at p (an /ipfs/ path) as
+	// folder.Check does with lim, reading its directories and its files'
+	// nodes but not their data. A DAG that could not be written safely, or
+	// that expands beyond lim or far beyond its distinct blocks, wraps the
+	// folder package's sentinel (folder.ErrUnsafeName, ErrSymlinkEscapes,
+	// ErrTooLarge, ErrExpands, ...); a missing path wraps api.ErrNotFound.
+	CheckArchive(ctx context.Context, p string, lim folder.Limits) (folder.Summary, error)
+}
 
 // serveDownload serves /bundles/{cid}.zip and /bundles/{cid}.car, and
 // redirects /bundles/{ref} to its page.
@@ -99,6 +120,19 @@ func (h *handler) serveCAR(w http.ResponseWriter, r *http.Request, root cid.Cid,
 // each file is copied through as it is read.
 func (h *handler) serveZip(w http.ResponseWriter, r *http.Request, info api.BundleInfo, name string) {
 	ctx := r.Context()
+	// A DAG bomb or a folder that could not be unpacked safely is refused
+	// before anything is sent, with the reason.
+	if c, ok := h.d.(ArchiveChecker); ok {
+		lim := folder.Limits{MaxEntries: maxZipEntries, MaxBytes: maxZipBytes}
+		if _, err := c.CheckArchive(ctx, "/ipfs/"+info.CID.String(), lim); err != nil {
+			if isRefusal(err) {
+				h.fail(w, r, http.StatusUnprocessableEntity, "This version cannot be downloaded as a zip: "+err.Error()+". The CAR download holds it as it is.")
+				return
+			}
+			h.failErr(w, r, "zip "+info.CID.String(), err)
+			return
+		}
+	}
 	// List the root before sending anything, so that the commonest
 	// failure is an error page.
 	top, err := h.d.Ls(ctx, "/ipfs/"+info.CID.String())
@@ -133,9 +167,27 @@ type zipper struct {
 	top     string
 	mod     time.Time
 	entries int
+	bytes   int64 // file bytes written so far
 }
 
-var errTooManyEntries = errors.New("too many files for one zip")
+var (
+	errTooManyEntries = errors.New("too many files for one zip")
+	errTooManyBytes   = errors.New("too many bytes for one zip")
+	errNotAsClaimed   = errors.New("the file holds more than its size")
+)
+
+// isRefusal reports whether err is the folder package refusing a DAG.
+func isRefusal(err error) bool {
+	for _, s := range []error{
+		folder.ErrUnsafeName, folder.ErrDuplicateName, folder.ErrSymlinkEscapes, folder.ErrUnknownType,
+		folder.ErrTooDeep, folder.ErrTooLarge, folder.ErrExpands,
+	} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
 
 // dir adds the entries of the folder rel (already listed) to the zip.
 func (z *zipper) dir(ctx context.Context, rel string, entries []api.Entry, depth int) error {
@@ -169,12 +221,21 @@ func (z *zipper) dir(ctx context.Context, rel string, entries []api.Entry, depth
 			if err != nil {
 				return err
 			}
+			// A file is copied up to the size it claims, and the zip up
+			// to maxZipBytes, whatever the file's blocks hold.
+			if e.Size < 0 || z.bytes+e.Size > maxZipBytes {
+				return fmt.Errorf("%s: %w", p, errTooManyBytes)
+			}
 			rc, err := z.h.d.Cat(ctx, full)
 			if err != nil {
 				return err
 			}
-			_, err = io.Copy(fw, rc)
+			n, err := io.Copy(fw, io.LimitReader(rc, e.Size+1))
 			rc.Close()
+			z.bytes += n
+			if err == nil && n > e.Size {
+				err = errNotAsClaimed
+			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", p, err)
 			}

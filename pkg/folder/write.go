@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/ipfs/boxo/ipld/merkledag"
@@ -42,7 +43,11 @@ const maxHAMTFanout = 1024
 // target when resolved from the link's own directory, or is not a plain
 // relative path, and a root that is a symlink on its own (ErrSymlinkEscapes);
 // nodes that are neither UnixFS file, directory, HAMT shard nor symlink
-// (ErrUnknownType); nesting deeper than MaxDepth (ErrTooDeep).
+// (ErrUnknownType); nesting deeper than MaxDepth (ErrTooDeep). It stops,
+// with ErrExpands, when the bytes it has written repeat the distinct blocks
+// it has read more than any honest folder does (Overexpands): a DAG that
+// links one block thousands of times would otherwise fill the disk from a
+// few kilobytes.
 //
 // Everything is written into a temporary sibling, target + ".partial-XXXX",
 // which is moved into place only when complete, so a failed or cancelled
@@ -63,7 +68,8 @@ func Write(ctx context.Context, dag ipld.NodeGetter, root cid.Cid, target string
 	if err != nil {
 		return err
 	}
-	w := &writer{ctx: ctx, dag: safeDAG{dag}, rep: newReporter(opts.Progress), target: target}
+	exp := &expansion{seen: make(map[cid.Cid]struct{})}
+	w := &writer{ctx: ctx, dag: safeDAG{ng: dag, exp: exp}, exp: exp, rep: newReporter(opts.Progress), target: target}
 	nd, err := w.dag.Get(ctx, root)
 	if err != nil {
 		return w.fail("", fmt.Errorf("get %s: %w", root, err))
@@ -241,6 +247,7 @@ func classify(nd ipld.Node) (kind, string, error) {
 type writer struct {
 	ctx    context.Context
 	dag    safeDAG
+	exp    *expansion
 	root   *os.Root // the temporary directory; nothing is written outside it
 	rep    *reporter
 	target string
@@ -345,7 +352,7 @@ func (w *writer) file(nd ipld.Node, osrel, rel string) (err error) {
 			err = w.fail(rel, cerr)
 		}
 	}()
-	if _, err := io.Copy(&writeCounter{ctx: w.ctx, w: f, rep: w.rep, path: rel}, r); err != nil {
+	if _, err := io.Copy(&writeCounter{ctx: w.ctx, w: f, rep: w.rep, exp: w.exp, path: rel}, r); err != nil {
 		return w.fail(rel, err)
 	}
 	w.rep.fileDone(rel)
@@ -357,6 +364,7 @@ type writeCounter struct {
 	ctx  context.Context
 	w    io.Writer
 	rep  *reporter
+	exp  *expansion
 	path string
 }
 
@@ -364,16 +372,53 @@ func (c *writeCounter) Write(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err
 	}
+	if err := c.exp.wrote(len(p)); err != nil {
+		return 0, err
+	}
 	n, err := c.w.Write(p)
 	c.rep.addBytes(c.path, n)
 	return n, err
 }
 
+// expansion compares what a Write has written with the distinct blocks it
+// has read. Both are measured, not claimed, so no size a DAG states can
+// hide a bomb.
+type expansion struct {
+	mu       sync.Mutex
+	seen     map[cid.Cid]struct{}
+	distinct int64 // bytes of the distinct blocks read
+	written  int64 // file bytes written
+}
+
+// read counts a block read.
+func (e *expansion) read(nd ipld.Node) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.seen[nd.Cid()]; !ok {
+		e.seen[nd.Cid()] = struct{}{}
+		e.distinct += int64(len(nd.RawData()))
+	}
+}
+
+// wrote counts n more bytes about to be written, refusing them if they
+// would make the copy a bomb's.
+func (e *expansion) wrote(n int) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.written += int64(n)
+	if Overexpands(e.written, e.distinct) {
+		return fmt.Errorf("%d bytes written from %d bytes of distinct blocks: %w", e.written, e.distinct, ErrExpands)
+	}
+	return nil
+}
+
 // safeDAG adapts a NodeGetter to the DAGService that boxo's directory
 // readers ask for: it refuses writes, and refuses HAMT shards wider than
-// maxHAMTFanout before boxo allocates room for them.
+// maxHAMTFanout before boxo allocates room for them. With exp set it
+// counts the blocks it reads.
 type safeDAG struct {
-	ng ipld.NodeGetter
+	ng  ipld.NodeGetter
+	exp *expansion // nil: nothing counted
 }
 
 var _ ipld.DAGService = safeDAG{}
@@ -389,6 +434,9 @@ func (s safeDAG) Get(ctx context.Context, c cid.Cid) (ipld.Node, error) {
 	if err := checkShard(nd); err != nil {
 		return nil, err
 	}
+	if s.exp != nil {
+		s.exp.read(nd)
+	}
 	return nd, nil
 }
 
@@ -402,6 +450,8 @@ func (s safeDAG) GetMany(ctx context.Context, cids []cid.Cid) <-chan *ipld.NodeO
 			if opt.Err == nil {
 				if err := checkShard(opt.Node); err != nil {
 					opt = &ipld.NodeOption{Err: err}
+				} else if s.exp != nil {
+					s.exp.read(opt.Node)
 				}
 			}
 			select {
