@@ -6,13 +6,14 @@ package main
 // mirroring; after each kill the repo is checked as the crash left it,
 // reopened, and the operation redone.
 //
-// What is random comes from one math/rand/v2 source with a fixed seed, so a
-// failing run can be replayed: COMMONS_CRASH_SEED and COMMONS_CRASH_ROUNDS
+// What is random comes from math/rand/v2 sources seeded with one number, so
+// a failing run can be replayed: COMMONS_CRASH_SEED and COMMONS_CRASH_ROUNDS
 // override the seed and the number of rounds. The seed fixes the sequence
 // of operations, how each is run (through the daemon or offline, which
 // process dies), the payloads, and each kill's point as a fraction of the
-// operation's measured duration; real processes vary in speed, so a replay
-// kills at the same fractions, not at the same instruction.
+// operation's measured duration (of the bytes it adds, for the mirror);
+// real processes vary in speed, so a replay kills at the same fractions,
+// not at the same instruction.
 
 import (
 	"bytes"
@@ -44,7 +45,7 @@ import (
 
 const (
 	crashDefaultSeed   = 1
-	crashDefaultRounds = 16 // two of each operation: 1 to 2 minutes on 2 cores with -race
+	crashDefaultRounds = 16 // two of each operation: 1 to 2.5 minutes on 2 cores with -race
 	crashMirrorWait    = 120 * time.Second
 )
 
@@ -52,11 +53,11 @@ const (
 const (
 	opPublish        = "publish"         // publish through the daemon
 	opPublishOffline = "publish-offline" // publish with no daemon: the CLI holds the repo
-	opImport         = "import"          // import a CAR (through the daemon or offline)
+	opImport         = "import"          // import a CAR, plain or a sneakernet delta (through the daemon or offline)
 	opPinAdd         = "pin-add"         // fetch a DAG another daemon serves and pin it
 	opGet            = "get"             // fetch a DAG another daemon serves into a folder
 	opPinToggle      = "pin-rm/add"      // unpin what is pinned, or pin again what was unpinned
-	opGC             = "gc"              // collect garbage (sometimes while a mirror fetches)
+	opGC             = "gc"              // collect garbage (sometimes while a mirror fetches or an import runs)
 	opMirror         = "mirror"          // follow a library while its publisher adds a version
 )
 
@@ -100,7 +101,7 @@ type crashHarness struct {
 	work  string
 	a     *testRepo // the source: serves fetches, publishes the followed library; never killed
 	ad    *daemon
-	c     *testRepo // an offline publisher whose bundles reach B as CAR files
+	c     *testRepo // an offline publisher whose bundles and library reach B as CAR files
 	b     *testRepo // the victim
 	bd    *daemon   // B's daemon; nil while stopped or killed
 	pool  string    // a file shared by every bundle (hard links), so versions share blocks
