@@ -20,6 +20,7 @@ build:
 # end-to-end tests and the interop tests against a real Kubo node.
 # The netlab tests (network namespaces) need root and iproute2; CI has both.
 test: build kubo
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed: run gofmt -w on these"; exit 1)
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags netlab ./cmd/commons
 	@mkdir -p $(ARTIFACTS)

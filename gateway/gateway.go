@@ -248,6 +248,10 @@ func normalizeHostname(h string) (string, error) {
 // comment). "/healthz" answers "ok"; every other request that is not for
 // content (not /ipfs/, /ipns/ or a subdomain host) goes to pages, the design
 // pages, or is answered 404 when pages is nil.
+// Hostile content is bounded before boxo sees it or renders it: a tar is
+// only made of what `commons get` would write, within the archive limits
+// (else 422), a listing stops at cfg.MaxListingEntries (422), and a path
+// of more than MaxPathSegments segments is 414.
 // Methods other than GET, HEAD and OPTIONS are answered 405 with an Allow
 // header: the gateway never writes. CONNECT is answered 200 with nothing
 // else done, so that clients using the gateway as an HTTP proxy (the proxy

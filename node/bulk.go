@@ -1164,6 +1164,8 @@ func (f *bulkFetch) walk(ctx context.Context, c cid.Cid, p string, size uint64, 
 		}
 		if !has {
 			missing()
+		} else {
+			f.stored()
 		}
 		return nil
 	}
@@ -1175,6 +1177,7 @@ func (f *bulkFetch) walk(ctx context.Context, c cid.Cid, p string, size uint64, 
 	if err != nil {
 		return err
 	}
+	f.stored()
 	switch multicodec.Code(c.Type()) {
 	case multicodec.Raw:
 		return nil
@@ -1193,9 +1196,17 @@ func (f *bulkFetch) walk(ctx context.Context, c cid.Cid, p string, size uint64, 
 			if hamt && len(name) >= 2 {
 				name = name[2:] // the shard's hash prefix
 			}
+			// The path only orders requests and names them in logs:
+			// joined plainly, and not past 1 KiB, so that a hostile DAG
+			// thousands of levels deep does not cost a copy of an
+			// ever longer path per level.
 			cp := p
-			if name != "" {
-				cp = path.Join(p, name)
+			switch {
+			case name == "" || len(p) > 1024:
+			case p == "":
+				cp = name
+			default:
+				cp = p + "/" + name
 			}
 			if err := f.walk(ctx, l.Cid, cp, l.Size, seen, out); err != nil {
 				return err
@@ -1223,6 +1234,12 @@ type leafGap struct {
 	c        cid.Cid
 	from, to uint64
 }
+
+// stored records that the plan found a block stored. That is progress as
+// much as a block arriving: a plan of a large DAG that is mostly stored
+// here (or a deep or hostile one) must not outlive the fetch timeout
+// while it reads, and then fail as though no peer had sent anything.
+func (f *bulkFetch) stored() { f.wd.kick() }
 
 // walkFile plans a stored UnixFS file node: each run of consecutive
 // missing children is one entity-bytes request for the file.
@@ -1276,6 +1293,8 @@ func (f *bulkFetch) fileGaps(ctx context.Context, nd *merkledag.ProtoNode, fsn *
 			}
 			if !has {
 				*gaps = append(*gaps, leafGap{c: l.Cid, from: from, to: to})
+			} else {
+				f.stored()
 			}
 			continue
 		}
@@ -1294,6 +1313,7 @@ func (f *bulkFetch) fileGaps(ctx context.Context, nd *merkledag.ProtoNode, fsn *
 		if err != nil {
 			return err
 		}
+		f.stored()
 		cn, err := merkledag.DecodeProtobuf(blk.RawData())
 		if err != nil {
 			return fmt.Errorf("%s: %w", l.Cid, err)

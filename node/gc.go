@@ -37,8 +37,8 @@ import (
 //     fetches again what is not.
 type gcState struct {
 	mu       sync.Mutex
-	epoch    uint64                // collections started so far
-	inflight map[cid.Cid]int       // roots being fetched, with a count
+	epoch    uint64              // collections started so far
+	inflight map[cid.Cid]int     // roots being fetched, with a count
 	written  map[string]struct{} // multihashes written during a collection; nil when none runs
 }
 

@@ -107,6 +107,7 @@ var (
 	ErrExpands = errors.New("repeats the same content too often (a DAG bomb)")
 )
 
+// checker carries the state of one Check.
 type checker struct {
 	ctx  context.Context
 	dag  safeDAG
@@ -115,6 +116,8 @@ type checker struct {
 	seen map[cid.Cid]struct{} // file blocks counted in Distinct
 }
 
+// fail wraps err with the path inside the DAG, or with ctx's error if
+// Check was cancelled.
 func (c *checker) fail(rel string, err error) error {
 	if cerr := c.ctx.Err(); cerr != nil {
 		err = cerr
