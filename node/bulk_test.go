@@ -52,7 +52,13 @@ func dagBlocks(t *testing.T, n *node.Node, root cid.Cid) (cids []cid.Cid, size i
 	return cids, size
 }
 
+// counterValue sums every sample of the metric name.
 func counterValue(t *testing.T, n *node.Node, name string) float64 {
+	return sumMetric(t, n, name, func(*dto.Metric) bool { return true })
+}
+
+// sumMetric sums the samples of the metric name that keep accepts.
+func sumMetric(t *testing.T, n *node.Node, name string, keep func(*dto.Metric) bool) float64 {
 	t.Helper()
 	mfs, err := n.Metrics().Gather()
 	if err != nil {
@@ -64,7 +70,9 @@ func counterValue(t *testing.T, n *node.Node, name string) float64 {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			sum += metricValue(m)
+			if keep(m) {
+				sum += metricValue(m)
+			}
 		}
 	}
 	return sum

@@ -39,6 +39,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-msgio"
 	mh "github.com/multiformats/go-multihash"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/commons-p2p/commons/node"
 	"github.com/commons-p2p/commons/node/nodetest"
@@ -154,26 +155,17 @@ func heapDelta(before, peak, after uint64) string {
 		mib(before), mib(peak), mib(int64(peak)-int64(before)), mib(after))
 }
 
+// counterLabel sums the samples of the metric name that carry label=value.
 func counterLabel(t *testing.T, n *node.Node, name, label, value string) float64 {
 	t.Helper()
-	mfs, err := n.Metrics().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					sum += metricValue(m)
-				}
+	return sumMetric(t, n, name, func(m *dto.Metric) bool {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == label && l.GetValue() == value {
+				return true
 			}
 		}
-	}
-	return sum
+		return false
+	})
 }
 
 // mustNotBePenalised fails if the victim holds anything against p.
