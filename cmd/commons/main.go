@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/commons-p2p/commons/gateway/api"
@@ -41,9 +42,50 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
+	endProfile := startProfile(os.Stderr)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
+	endProfile()
 	os.Exit(code)
+}
+
+// startProfile starts the profiles that COMMONS_CPUPROFILE and
+// COMMONS_MEMPROFILE name (files; docs/operations.md "Profiling"), for any
+// command, the daemon included, and returns what writes them at the end.
+func startProfile(stderr io.Writer) func() {
+	cpuPath, memPath := os.Getenv("COMMONS_CPUPROFILE"), os.Getenv("COMMONS_MEMPROFILE")
+	var cpu *os.File
+	if cpuPath != "" {
+		f, err := os.Create(cpuPath)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "commons: COMMONS_CPUPROFILE: %v (no CPU profile is written)\n", err)
+		} else {
+			cpu = f
+		}
+	}
+	return func() {
+		if cpu != nil {
+			pprof.StopCPUProfile()
+			if err := cpu.Close(); err != nil {
+				fmt.Fprintf(stderr, "commons: COMMONS_CPUPROFILE: %v\n", err)
+			}
+		}
+		if memPath != "" {
+			f, err := os.Create(memPath)
+			if err == nil {
+				err = pprof.Lookup("allocs").WriteTo(f, 0)
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "commons: COMMONS_MEMPROFILE: %v\n", err)
+			}
+		}
+	}
 }
 
 // run executes one command line and returns the process exit code.

@@ -15,6 +15,7 @@
 package folder
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"time"
@@ -109,9 +110,9 @@ type Totals struct {
 // progressInterval is how often Progress is called while a file is read.
 const progressInterval = 100 * time.Millisecond
 
-// reporter throttles calls to a Progress callback. It is safe for use by
-// one goroutine at a time; the mutex only guards against readers used from
-// another goroutine by a caller's reader (e.g. MultiFileReader).
+// reporter throttles calls to a Progress callback. It is safe for
+// concurrent use (Import reads several files at once), and calls the
+// callback from one goroutine at a time, with counts that never go back.
 type reporter struct {
 	mu   sync.Mutex
 	fn   func(Progress)
@@ -129,32 +130,31 @@ func (r *reporter) addBytes(path string, n int) {
 		return
 	}
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.p.Bytes += int64(n)
 	r.p.Path = path
-	now := time.Now()
-	due := now.Sub(r.last) >= progressInterval
-	if due {
+	if now := time.Now(); now.Sub(r.last) >= progressInterval {
 		r.last = now
-	}
-	p := r.p
-	r.mu.Unlock()
-	if due {
-		r.fn(p)
+		r.fn(r.p)
 	}
 }
 
-// fileDone counts a finished file and reports.
-func (r *reporter) fileDone(path string) {
+// fileDone counts a finished file and reports, unless ctx has ended: a
+// file read in parallel that finishes after a cancellation (perhaps one
+// the callback made) is not reported.
+func (r *reporter) fileDone(ctx context.Context, path string) {
 	if r.fn == nil {
 		return
 	}
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ctx.Err() != nil {
+		return
+	}
 	r.p.Files++
 	r.p.Path = path
 	r.last = time.Now()
-	p := r.p
-	r.mu.Unlock()
-	r.fn(p)
+	r.fn(r.p)
 }
 
 // finish reports the final counts.
@@ -163,8 +163,7 @@ func (r *reporter) finish() {
 		return
 	}
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.p.Path = ""
-	p := r.p
-	r.mu.Unlock()
-	r.fn(p)
+	r.fn(r.p)
 }

@@ -3,7 +3,10 @@ package folder
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 
 	chunker "github.com/ipfs/boxo/chunker"
 	"github.com/ipfs/boxo/files"
@@ -55,21 +58,26 @@ func Import(ctx context.Context, dag ipld.DAGService, n files.Node, opts Options
 	if _, err := chunker.FromString(bytes.NewReader(nil), spec); err != nil {
 		return cid.Undef, fmt.Errorf("import: chunker %q: %w", spec, err)
 	}
-	bctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ictx, cancel := context.WithCancelCause(ctx)
 	im := &importer{
-		ctx:       ctx,
+		ctx:       ictx,
+		cancel:    cancel,
 		dag:       dag,
-		buf:       ipld.NewBufferedDAG(bctx, dag),
 		prefix:    prefix,
 		chunker:   spec,
 		rawLeaves: opts.RawLeaves,
 		rep:       newReporter(opts.Progress),
+		turns:     make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
 	}
 	nd, err := im.node(n, "", 0)
+	cancel(nil)
+	im.wg.Wait()
 	if err != nil {
 		if ctx.Err() != nil {
 			return cid.Undef, fmt.Errorf("import: %w", ctx.Err())
+		}
+		if cause := context.Cause(ictx); cause != nil && !errors.Is(cause, context.Canceled) {
+			err = cause // a file read in parallel failed first
 		}
 		return cid.Undef, err
 	}
@@ -97,13 +105,54 @@ func cidPrefix(opts Options) (cid.Prefix, error) {
 
 // importer carries the state of one Import.
 type importer struct {
-	ctx       context.Context
+	ctx       context.Context // cancelled, with the error, when a file read in parallel fails
+	cancel    context.CancelCauseFunc
 	dag       ipld.DAGService
-	buf       *ipld.BufferedDAG // file blocks, committed after each file as Kubo does
 	prefix    cid.Prefix
 	chunker   string
 	rawLeaves bool
 	rep       *reporter
+
+	// Files on the local disk (from Open) are chunked and hashed in
+	// parallel, one per CPU: chunking and SHA-256 are most of an
+	// import's CPU, and a folder's files are independent. Their nodes
+	// are linked into their directory in its order, so the CIDs are the
+	// same as a sequential import's. Files from a stream (a multipart
+	// request) are read in order, as they arrive.
+	turns chan struct{}
+	wg    sync.WaitGroup
+}
+
+// pending is a directory entry whose node may still be being imported.
+type pending struct {
+	name, rel string
+	nd        ipld.Node
+	done      chan struct{} // closed when nd or err is set by a parallel import
+	err       error
+}
+
+// goFile imports the local file f, found at rel, on a turn of its own.
+func (im *importer) goFile(f *diskFile, name, rel string) *pending {
+	e := &pending{name: name, rel: rel, done: make(chan struct{})}
+	select {
+	case im.turns <- struct{}{}:
+	case <-im.ctx.Done():
+		f.Close()
+		e.err = context.Cause(im.ctx)
+		close(e.done)
+		return e
+	}
+	im.wg.Add(1)
+	go func() {
+		defer im.wg.Done()
+		defer func() { <-im.turns }()
+		defer close(e.done)
+		e.nd, e.err = im.node(f, rel, 1)
+		if e.err != nil {
+			im.cancel(e.err)
+		}
+	}()
+	return e
 }
 
 // node imports n, found at rel (slash-separated, "" for the root) depth
@@ -138,6 +187,7 @@ func (im *importer) dir(d files.Directory, rel string, depth int) (ipld.Node, er
 		return nil, fmt.Errorf("import %s: %w", displayPath(rel), err)
 	}
 	seen := make(map[string]struct{})
+	var entries []*pending
 	it := d.Entries()
 	for it.Next() {
 		name := it.Name()
@@ -151,16 +201,29 @@ func (im *importer) dir(d files.Directory, rel string, depth int) (ipld.Node, er
 		}
 		seen[name] = struct{}{}
 		crel := joinRel(rel, name)
+		if f, ok := it.Node().(*diskFile); ok {
+			entries = append(entries, im.goFile(f, name, crel))
+			continue
+		}
 		child, err := im.node(it.Node(), crel, depth+1)
 		if err != nil {
 			return nil, err
 		}
-		if err := dir.AddChild(im.ctx, name, child); err != nil {
-			return nil, fmt.Errorf("import %s: add to directory: %w", displayPath(crel), err)
-		}
+		entries = append(entries, &pending{name: name, rel: crel, nd: child})
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("import %s: list entries: %w", displayPath(rel), err)
+	}
+	for _, e := range entries {
+		if e.done != nil {
+			<-e.done
+			if e.err != nil {
+				return nil, e.err
+			}
+		}
+		if err := dir.AddChild(im.ctx, e.name, e.nd); err != nil {
+			return nil, fmt.Errorf("import %s: add to directory: %w", displayPath(e.rel), err)
+		}
 	}
 	nd, err := dir.GetNode()
 	if err != nil {
@@ -201,8 +264,10 @@ func (im *importer) file(f files.File, rel string) (ipld.Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", displayPath(rel), err)
 	}
+	// File blocks are committed after each file, as Kubo does.
+	buf := ipld.NewBufferedDAG(im.ctx, im.dag)
 	params := ihelper.DagBuilderParams{
-		Dagserv:    im.buf,
+		Dagserv:    buf,
 		RawLeaves:  im.rawLeaves,
 		Maxlinks:   ihelper.DefaultLinksPerBlock,
 		CidBuilder: im.prefix,
@@ -215,10 +280,10 @@ func (im *importer) file(f files.File, rel string) (ipld.Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", displayPath(rel), err)
 	}
-	if err := im.buf.Commit(); err != nil {
+	if err := buf.Commit(); err != nil {
 		return nil, fmt.Errorf("import %s: store blocks: %w", displayPath(rel), err)
 	}
-	im.rep.fileDone(rel)
+	im.rep.fileDone(im.ctx, rel)
 	return nd, nil
 }
 

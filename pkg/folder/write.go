@@ -355,7 +355,7 @@ func (w *writer) file(nd ipld.Node, osrel, rel string) (err error) {
 	if _, err := io.Copy(&writeCounter{ctx: w.ctx, w: f, rep: w.rep, exp: w.exp, path: rel}, r); err != nil {
 		return w.fail(rel, err)
 	}
-	w.rep.fileDone(rel)
+	w.rep.fileDone(w.ctx, rel)
 	return nil
 }
 

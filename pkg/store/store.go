@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -110,6 +111,17 @@ func Open(path string, opts Options) (*Store, error) {
 		L0StopWritesThreshold:       24,
 		BytesPerSync:                1 << 20,
 		WALBytesPerSync:             1 << 20,
+
+		FormatMajorVersion: pebble.FormatValueSeparation,
+	}
+	po.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
+		return pebble.ValueSeparationPolicy{
+			Enabled:               true,
+			MinimumSize:           1 << 10,
+			MaxBlobReferenceDepth: 10,
+			RewriteMinimumAge:     5 * time.Minute,
+			TargetGarbageRatio:    0.2,
+		}
 	}
 	// Block data is compressed already (CAD archives, images) or random
 	// enough that snappy only costs CPU on every flush and compaction;
