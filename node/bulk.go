@@ -102,6 +102,12 @@ const (
 	// most of its blocks with the old one, and a whole-entity request
 	// would send those again.
 	bulkWholeMax = 256 << 10
+	// bulkRangeMax is the most bytes of one file asked for in one
+	// request. A large file is split into several requests, so that the
+	// requests in flight share the work of both ends (a single stream is
+	// served, encrypted, hashed and stored one block at a time) and the
+	// last large file does not stream alone.
+	bulkRangeMax = 8 << 20
 	// bulkFlushBytes and bulkFlushEvery bound what is received but not
 	// yet written: a crash or a cut loses at most this much.
 	bulkFlushBytes = 1 << 20
@@ -560,7 +566,12 @@ func (f *bulkFetch) run(ctx context.Context) error {
 		}
 		// Whatever happened, plan again from what is stored now: a
 		// finished directory yields its entries, a cut stream the rest.
+		// A range of a file is planned again within itself: the file's
+		// other ranges are queued or in flight already.
 		more, err := f.plan(ctx, r.it.c, r.it.path, r.it.size)
+		if err == nil && r.it.ranged {
+			more = within(more, r.it)
+		}
 		if err != nil {
 			cancel()
 			f.drain(&inflight, results)
@@ -1228,6 +1239,24 @@ func (f *bulkFetch) walk(ctx context.Context, c cid.Cid, p string, size uint64, 
 	}
 }
 
+// within keeps the items planned for its file that lie inside its
+// byte range (a missing inner node of the file: if it overlaps it).
+func within(items []*item, it *item) []*item {
+	var out []*item
+	for _, m := range items {
+		switch {
+		case m.c != it.c && !m.ranged && m.path == it.path:
+			// A missing inner node of the file: its range is not
+			// known here; asking for it twice is harmless, and it
+			// is keyed by CID, so it is queued once.
+			out = append(out, m)
+		case m.ranged && m.c == it.c && m.from >= it.from && m.to <= it.to:
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // leafGap is a missing child of a stored file node, by byte range of the
 // file.
 type leafGap struct {
@@ -1253,7 +1282,7 @@ func (f *bulkFetch) walkFile(ctx context.Context, top cid.Cid, nd *merkledag.Pro
 	}
 	start := 0
 	for i := 1; i <= len(gaps); i++ {
-		if i < len(gaps) && gaps[i].from == gaps[i-1].to+1 {
+		if i < len(gaps) && gaps[i].from == gaps[i-1].to+1 && gaps[i].to-gaps[start].from < bulkRangeMax {
 			continue
 		}
 		run := gaps[start:i]

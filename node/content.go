@@ -499,6 +499,7 @@ func (n *Node) fetchDAG(ctx context.Context, root cid.Cid, progress func(api.Pro
 func (n *Node) fetchDAGWatched(ctx context.Context, root cid.Cid, progress func(api.Progress)) error {
 	ctx, wd := n.watch(ctx)
 	defer wd.stop()
+	confirm := false
 	if n.bulk != nil && n.settings.Fetch.Bulk {
 		// Most of the DAG, often all of it, comes over the bulk path;
 		// the walk below then finds it stored, and bitswap fetches only
@@ -506,6 +507,7 @@ func (n *Node) fetchDAGWatched(ctx context.Context, root cid.Cid, progress func(
 		err := n.bulk.fetch(ctx, root, wd, progress)
 		if err == nil {
 			progress = nil // the walk below only confirms what is stored
+			confirm = true
 		} else if ctx.Err() == nil {
 			n.log.Debug("bulk fetch incomplete; bitswap fetches the rest", "subsystem", "fetch", "cid", root, "err", err)
 		}
@@ -514,6 +516,15 @@ func (n *Node) fetchDAGWatched(ctx context.Context, root cid.Cid, progress func(
 	// Not merkledag.GetLinksWithDAG: it skips raw blocks (they have no
 	// links) without fetching them, and raw leaves are the file data.
 	getLinks := func(ctx context.Context, c cid.Cid) ([]*ipld.Link, error) {
+		if confirm && c.Type() == cid.Raw {
+			// Confirming what the bulk path stored: a raw leaf has no
+			// links, so that it is stored is all the walk needs, and
+			// reading it back would read the whole file again.
+			if has, err := n.Blockstore.Has(ctx, c); err == nil && has {
+				wd.kick()
+				return nil, nil
+			}
+		}
 		nd, err := nodes.Get(ctx, c)
 		if err != nil {
 			return nil, err

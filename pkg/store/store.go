@@ -142,7 +142,7 @@ func Open(path string, opts Options) (*Store, error) {
 	// per-table bloom filters answer misses without reading values.
 	// WriteThrough skips a Has before every Put: content addressing makes
 	// a rewrite harmless.
-	g := &guarded{Batching: d, space: sp, readOnly: readOnly}
+	g := &guarded{Batching: d, db: d.DB, space: sp, readOnly: readOnly}
 	if !readOnly {
 		sp.mu.Lock()
 		sp.look() // makes the ballast, now that pebble has what it needs

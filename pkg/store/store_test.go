@@ -2,6 +2,7 @@ package store
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -211,5 +212,68 @@ func TestUseAfterClose(t *testing.T) {
 	}
 	if err := s.Close(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("second Close: %v", err)
+	}
+}
+
+// TestSizeWithoutReading: Has and GetSize are answered from pebble's keys
+// and value lengths, without reading values; they must agree with what is
+// stored whether it sits in the memtable, in a table, or in a blob file
+// (values over 1 KiB after a flush), and deleted keys must be absent.
+func TestSizeWithoutReading(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "ds")
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes := map[datastore.Key]int{}
+	for i := range 64 {
+		k := datastore.NewKey(fmt.Sprintf("/blocks/k%03d", i))
+		v := bytes.Repeat([]byte{byte(i)}, (i*i*97)%(300<<10)+i%2)
+		if err := s.Datastore().Put(ctx, k, v); err != nil {
+			t.Fatal(err)
+		}
+		sizes[k] = len(v)
+	}
+	deleted := []datastore.Key{datastore.NewKey("/blocks/k007"), datastore.NewKey("/blocks/k040")}
+	check := func(when string) {
+		t.Helper()
+		for k, want := range sizes {
+			has, err := s.Datastore().Has(ctx, k)
+			if err != nil || !has {
+				t.Errorf("%s: Has(%s) = %v, %v", when, k, has, err)
+			}
+			got, err := s.Datastore().GetSize(ctx, k)
+			if err != nil || got != want {
+				t.Errorf("%s: GetSize(%s) = %d, %v; want %d", when, k, got, err, want)
+			}
+		}
+		for _, k := range append(deleted, datastore.NewKey("/blocks/never"), datastore.NewKey("/blocks/k00")) {
+			if has, err := s.Datastore().Has(ctx, k); err != nil || has {
+				t.Errorf("%s: Has(%s) = %v, %v; want false", when, k, has, err)
+			}
+			if n, err := s.Datastore().GetSize(ctx, k); !errors.Is(err, datastore.ErrNotFound) || n != -1 {
+				t.Errorf("%s: GetSize(%s) = %d, %v; want -1, ErrNotFound", when, k, n, err)
+			}
+		}
+	}
+	for _, k := range deleted {
+		if err := s.Datastore().Delete(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+		delete(sizes, k)
+	}
+	check("in the memtable")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(dir, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	check("after a flush and reopen")
+	blobs, _ := filepath.Glob(filepath.Join(dir, "*.blob"))
+	if len(blobs) == 0 {
+		t.Errorf("no blob files in %s: values over 1 KiB should be separated", dir)
 	}
 }
