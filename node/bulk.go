@@ -125,6 +125,8 @@ type bulk struct {
 	h   *libp2phttp.Host
 	log *slog.Logger
 
+	readers sync.Pool // *bufio.Reader of 64 KiB for CAR responses
+
 	mu       sync.Mutex
 	clients  map[peer.ID]*bulkClient
 	noServe  map[peer.ID]time.Time // peers found not to serve, until
@@ -943,7 +945,18 @@ func verifies(c cid.Cid, data []byte) bool {
 // blocks are stored in small batches; a block cut off by a broken stream
 // is kept for a Range resume.
 func (f *bulkFetch) readCAR(ctx context.Context, body io.Reader, it *item) error {
-	r := bufio.NewReaderSize(&kickReader{r: body, f: f}, 64<<10)
+	// The read buffers are reused: a fetch of a folder of small files
+	// makes a request per file, and a new 64 KiB buffer each was a tenth
+	// of what a fetch allocated.
+	r, _ := f.b.readers.Get().(*bufio.Reader)
+	if r == nil {
+		r = bufio.NewReaderSize(nil, 64<<10)
+	}
+	r.Reset(&kickReader{r: body, f: f})
+	defer func() {
+		r.Reset(nil)
+		f.b.readers.Put(r)
+	}()
 	hlen, err := binary.ReadUvarint(r)
 	if err != nil {
 		return fmt.Errorf("car header: %w", err)
