@@ -10,6 +10,7 @@ import (
 	mh "github.com/multiformats/go-multihash"
 
 	"github.com/commons-p2p/commons/gateway/api"
+	"github.com/commons-p2p/commons/pkg/store"
 )
 
 var _ api.Verifier = (*Node)(nil)
@@ -29,6 +30,7 @@ func (n *Node) Verify(ctx context.Context, opts api.VerifyOptions, progress func
 	}
 	var res api.VerifyResult
 	corrupt := cid.NewSet()
+	ctx = store.Uncached(ctx) // hash what is on disk, not what a read left in memory
 	keys, err := n.Blockstore.AllKeysChan(ctx)
 	if err != nil {
 		return res, fmt.Errorf("verify: list blocks: %w", err)
