@@ -118,3 +118,8 @@ func (c *commonsImpl) Publish(ctx context.Context, dir, folder string) (string, 
 	}
 	return root, nil
 }
+
+func (c *commonsImpl) Export(ctx context.Context, dir, root, car string) error {
+	_, err := c.run(ctx, dir, "--quiet", "export", root, "-o", car)
+	return err
+}
