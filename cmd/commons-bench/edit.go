@@ -95,6 +95,7 @@ func (b *bench) editScenario(ctx context.Context) error {
 			b.rep.note("edit: %s gave different new-byte counts across runs (%v): the import is not deterministic", s, vs)
 		}
 	}
+	b.rep.fact("edit: `commons diff` agrees (overwrite)", b.editDiffAgrees)
 	b.rep.fact("edit file", fmt.Sprintf("%s CAD-like (seed %d), 100 bytes changed or inserted at offset %d", humanBytes(size), b.opt.seed, size/2))
 	return nil
 }
@@ -138,11 +139,13 @@ func (b *bench) editCost(ctx context.Context, v editVariant, folders []string) (
 	}
 	held := map[string]bool{} // multihashes of every earlier version's blocks
 	var out []editCostResult
+	var roots []string
 	for i, folder := range folders {
 		root, err := v.add(ctx, dir, folder)
 		if err != nil {
 			return nil, err
 		}
+		roots = append(roots, root)
 		car := dir + ".car"
 		if err := v.im.Export(ctx, dir, root, car); err != nil {
 			return nil, err
@@ -161,6 +164,19 @@ func (b *bench) editCost(ctx context.Context, v editVariant, folders []string) (
 		}
 		if i > 0 {
 			out = append(out, res)
+		}
+		if c, ok := v.im.(*commonsImpl); ok && i == 1 {
+			// commons computes the same figure itself; the first edit is
+			// measured against one version only, so the two must agree.
+			n, k, err := c.DiffNewBytes(ctx, dir, roots[0], root)
+			if err != nil {
+				return nil, err
+			}
+			agree := "yes"
+			if n != res.bytes || k != res.blocks {
+				agree = fmt.Sprintf("no: commons diff says %d bytes in %d blocks, the CARs %d in %d", n, k, res.bytes, res.blocks)
+			}
+			b.editDiffAgrees = agree
 		}
 		for mh := range blocks {
 			held[mh] = true

@@ -214,6 +214,9 @@ type bench struct {
 	// from the import scenario and served by daemon A in the fetch one.
 	sources map[string]source
 	seq     int // makes repo directory names unique
+	// editDiffAgrees is whether `commons diff` gave the edit scenario's
+	// count for the first edit ("yes", or the two figures).
+	editDiffAgrees string
 }
 
 type source struct{ repo, root string }

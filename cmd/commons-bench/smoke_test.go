@@ -48,6 +48,9 @@ func TestSmoke(t *testing.T) {
 	if f := findFact(rep, "root CIDs equal"); f != "yes" {
 		t.Errorf("commons and Kubo disagree on the root CID (root CIDs equal: %q):\n%s", f, &stdout)
 	}
+	if f := findFact(rep, "edit: `commons diff` agrees (overwrite)"); f != "yes" {
+		t.Errorf("the edit scenario's count and commons diff disagree: %q", f)
+	}
 	want := []string{"import_mbps", "import_cpu_s", "import_fixed_mbps", "import_fixed_cpu_s", "fetch_mbps", "idle_rss_pinned_mib", "peak_rss_fetch_mib",
 		"gw_4k_rps", "gw_4k_p99_ms", "gw_1m_rps", "gw_1m_p99_ms", "gw_dir_rps", "gw_dir_p99_ms"}
 	for _, k := range editKinds {
