@@ -207,8 +207,10 @@ name = "commons-bench"
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	if err := os.MkdirAll(filepath.Join(dir, gwDir), 0o755); withParts && err != nil {
-		return "", err
+	if withParts {
+		if err := os.MkdirAll(filepath.Join(dir, gwDir), 0o755); err != nil {
+			return "", err
+		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(files)) {
 		if err := writeSynced(filepath.Join(dir, filepath.FromSlash(name)), files[name]); err != nil {
