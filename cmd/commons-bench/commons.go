@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -117,4 +118,30 @@ func (c *commonsImpl) Publish(ctx context.Context, dir, folder string) (string, 
 		return "", fmt.Errorf("commons publish printed %q, want one CID", res.Stdout)
 	}
 	return root, nil
+}
+
+func (c *commonsImpl) Export(ctx context.Context, dir, root, car string) error {
+	_, err := c.run(ctx, dir, "--quiet", "export", root, "-o", car)
+	return err
+}
+
+// DiffNewBytes returns what `commons diff OLD NEW` says NEW adds to OLD in
+// the repo at dir (no daemon): the bytes and the number of blocks a mirror
+// holding OLD fetches.
+func (c *commonsImpl) DiffNewBytes(ctx context.Context, dir, old, new string) (int64, int, error) {
+	res, err := c.run(ctx, dir, "--json", "diff", old, new)
+	if err != nil {
+		return 0, 0, err
+	}
+	var d struct {
+		NewBytes  *int64 `json:"new_bytes"`
+		NewBlocks int    `json:"new_blocks"`
+	}
+	if err := json.Unmarshal(res.Stdout, &d); err != nil {
+		return 0, 0, fmt.Errorf("commons diff %s %s: %w", old, new, err)
+	}
+	if d.NewBytes == nil {
+		return 0, 0, fmt.Errorf("commons diff %s %s: no new_bytes in its JSON", old, new)
+	}
+	return *d.NewBytes, d.NewBlocks, nil
 }

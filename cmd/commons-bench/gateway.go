@@ -21,10 +21,14 @@ import (
 // for the library: bump it when the same seed gives other bytes.
 const gwSiteVersion = 1
 
-// Sizes of the two files served over /ipfs/.
+// Sizes of the two files served over /ipfs/, and the folder whose
+// directory listing is loaded.
 const (
 	gwSmall = 4 << 10
 	gwLarge = 1 << 20
+	// gwDir holds gwDirFiles small Markdown files (part notes).
+	gwDir      = "parts"
+	gwDirFiles = 100
 )
 
 // gwTarget is one URL the gateway scenario loads, on the implementations
@@ -44,7 +48,15 @@ type gwTarget struct {
 // the whole scenario, idle while the other is measured; every run measures
 // every target on each implementation in turn, in the rotating order.
 func (b *bench) gatewayScenario(ctx context.Context) error {
-	dir, err := writeGatewaySite(filepath.Join(b.work, "gateway-site", "bench-press"), b.opt.seed)
+	// The files and the listing come from the site with its parts/
+	// folder; the bundle page from the site without it, the bundle it has
+	// always been, so that its figures stay comparable with earlier runs
+	// (Kubo has no bundle page to measure it against).
+	dir, err := writeGatewaySite(filepath.Join(b.work, "gateway-site", "plain", "bench-press"), b.opt.seed, true)
+	if err != nil {
+		return err
+	}
+	bundleDir, err := writeGatewaySite(filepath.Join(b.work, "gateway-site", "bundle", "bench-press"), b.opt.seed, false)
 	if err != nil {
 		return err
 	}
@@ -62,7 +74,7 @@ func (b *bench) gatewayScenario(ctx context.Context) error {
 		}
 		roots[im.Name()] = root
 		if c, ok := im.(*commonsImpl); ok {
-			if bundleRoot, err = c.Publish(ctx, repo, dir); err != nil {
+			if bundleRoot, err = c.Publish(ctx, repo, bundleDir); err != nil {
 				return err
 			}
 		}
@@ -92,6 +104,7 @@ func (b *bench) gatewayScenario(ctx context.Context) error {
 		}},
 		{"gw_4k", "4 KiB file /ipfs/<cid>/small.bin", file("small.bin")},
 		{"gw_1m", "1 MiB file /ipfs/<cid>/large.bin", file("large.bin")},
+		{"gw_dir", "directory listing /ipfs/<cid>/" + gwDir + "/", file(gwDir + "/")},
 	}
 	// Each target's response must be what the implementations agree on:
 	// read each once, and check the files against the bytes on disk.
@@ -137,8 +150,9 @@ func (b *bench) gatewayScenario(ctx context.Context) error {
 
 // writeGatewaySite writes the folder the gateway scenario serves: a small
 // design bundle (metadata, instructions, BOM) with a 4 KiB and a 1 MiB
-// file of seeded random bytes.
-func writeGatewaySite(dir string, seed uint64) (string, error) {
+// file of seeded random bytes and, withParts, a folder of gwDirFiles small
+// Markdown files.
+func writeGatewaySite(dir string, seed uint64, withParts bool) (string, error) {
 	key := sha256.Sum256(fmt.Appendf(nil, "commons-bench gateway site %d seed %d", gwSiteVersion, seed))
 	rng := rand.New(rand.NewChaCha8(key))
 	random := func(n int) []byte {
@@ -176,11 +190,30 @@ name = "commons-bench"
 		"small.bin":       random(gwSmall),
 		"large.bin":       random(gwLarge),
 	}
+	if withParts {
+		// A generator of its own, so that the files above keep their bytes.
+		key := sha256.Sum256(fmt.Appendf(nil, "commons-bench gateway parts %d seed %d", gwSiteVersion, seed))
+		rng := rand.New(rand.NewChaCha8(key))
+		for _, name := range gwDirNames() {
+			var note strings.Builder
+			fmt.Fprintf(&note, "# %s\n\n", strings.TrimSuffix(name, ".md"))
+			for range 2 + rng.IntN(10) {
+				note.WriteString(sentence(rng, 8+rng.IntN(12)))
+				note.WriteString("\n")
+			}
+			files[gwDir+"/"+name] = []byte(note.String())
+		}
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
+	if withParts {
+		if err := os.MkdirAll(filepath.Join(dir, gwDir), 0o755); err != nil {
+			return "", err
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(files)) {
-		if err := writeSynced(filepath.Join(dir, name), files[name]); err != nil {
+		if err := writeSynced(filepath.Join(dir, filepath.FromSlash(name)), files[name]); err != nil {
 			return "", err
 		}
 	}
@@ -208,6 +241,18 @@ func checkTarget(ctx context.Context, u, dir, id string) error {
 	if res.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: HTTP %d: %.200s", u, res.StatusCode, body)
 	}
+	if id == "gw_dir" {
+		// An HTML listing that names every file of the folder.
+		if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+			return fmt.Errorf("GET %s: Content-Type %q, want an HTML directory listing", u, ct)
+		}
+		for _, name := range gwDirNames() {
+			if !strings.Contains(string(body), name) {
+				return fmt.Errorf("GET %s: the listing (%d bytes) does not name %s", u, len(body), name)
+			}
+		}
+		return nil
+	}
 	name := map[string]string{"gw_4k": "small.bin", "gw_1m": "large.bin"}[id]
 	if name == "" {
 		return nil
@@ -220,6 +265,15 @@ func checkTarget(ctx context.Context, u, dir, id string) error {
 		return fmt.Errorf("GET %s: %d bytes that are not %s", u, len(body), name)
 	}
 	return nil
+}
+
+// gwDirNames returns the names of the files in the listed folder.
+func gwDirNames() []string {
+	names := make([]string, gwDirFiles)
+	for i := range names {
+		names[i] = fmt.Sprintf("part-%03d-%s.md", i+1, corpusParts[i%len(corpusParts)])
+	}
+	return names
 }
 
 // loadResult is one closed-loop measurement.

@@ -35,6 +35,10 @@ type impl interface {
 	// Pin makes the daemon d fetch the whole DAG of root from its peers and
 	// pin it, returning what the CLI command cost.
 	Pin(ctx context.Context, d *daemon, root string) (cmdResult, error)
+	// Export writes the whole DAG of root, read from the repo at dir with
+	// no daemon running, to the file car as a CARv1. It fails if any block
+	// of the DAG is not stored there.
+	Export(ctx context.Context, dir, root, car string) error
 }
 
 // startTimeout bounds the wait for a daemon's API to answer.

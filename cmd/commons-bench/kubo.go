@@ -52,8 +52,24 @@ func (k *kuboImpl) Init(ctx context.Context, dir string) error {
 	return kubopeer.Configure(dir, nil)
 }
 
+// Kubo's import settings the bench uses: kuboBuzhash gives the same UnixFS
+// as commons's import (and so the same CIDs); kuboFixed is the same with
+// Kubo's default chunker (size-262144); kuboDefaults is what a Kubo user
+// gets with no flags (CIDv0, dag-pb leaves, size-262144). Read-only.
+var (
+	kuboBuzhash  = []string{"--cid-version=1", "--raw-leaves", "--chunker=buzhash"}
+	kuboFixed    = []string{"--cid-version=1", "--raw-leaves"}
+	kuboDefaults = []string{}
+)
+
 func (k *kuboImpl) Add(ctx context.Context, dir, folder string) (string, cmdResult, error) {
-	res, err := k.run(ctx, dir, "add", "-r", "-Q", "--cid-version=1", "--raw-leaves", "--chunker=buzhash", folder)
+	return k.AddWith(ctx, dir, folder, kuboBuzhash...)
+}
+
+// AddWith is Add with the given `ipfs add` flags instead of buzhash's.
+func (k *kuboImpl) AddWith(ctx context.Context, dir, folder string, flags ...string) (string, cmdResult, error) {
+	args := append([]string{"add", "-r", "-Q"}, flags...)
+	res, err := k.run(ctx, dir, append(args, folder)...)
 	if err != nil {
 		return "", res, err
 	}
@@ -112,6 +128,18 @@ func (k *kuboImpl) Connect(ctx context.Context, d *daemon, addr string) error {
 
 func (k *kuboImpl) Pin(ctx context.Context, d *daemon, root string) (cmdResult, error) {
 	return k.run(ctx, d.repo, "pin", "add", root)
+}
+
+func (k *kuboImpl) Export(ctx context.Context, dir, root, car string) error {
+	f, err := os.Create(car)
+	if err != nil {
+		return fmt.Errorf("export %s: %w", root, err)
+	}
+	_, err = runCLITo(ctx, k.timeout, f, k.env(dir), k.bin, "dag", "export", root)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("export %s: %w", root, cerr)
+	}
+	return err
 }
 
 // multiaddrHostPort turns /ip4/A/tcp/P (Kubo's api file) into A:P.

@@ -1,7 +1,8 @@
 // Command commons-bench measures commons side by side with Kubo on one
 // machine: import throughput of a generated design library, node-to-node
 // fetch throughput over loopback (with a raw TCP copy as the physical
-// reference), and daemon memory when idle and while fetching. It drives
+// reference), daemon memory when idle and while fetching, the new bytes a
+// mirror fetches after a small edit, and gateway load. It drives
 // both implementations through their command lines, as a user would,
 // interleaves their runs, and prints medians, per-run values and the ratio
 // commons/Kubo; -out also writes them as JSON for comparing runs over time.
@@ -51,6 +52,7 @@ type options struct {
 
 	gwConcurrency int
 	gwDuration    time.Duration
+	editSize      byteSize
 }
 
 // scenario is one group of measurements. Each runs its own -runs
@@ -70,15 +72,16 @@ type scenario struct {
 // scenarios lists every scenario in the order they run.
 func scenarios() []scenario {
 	return []scenario{
-		{name: "import", what: "time `publish` / `ipfs add -r` of the library into a fresh repo, no daemon", run: (*bench).importScenario, library: true},
+		{name: "import", what: "time `add` / `ipfs add -r` (buzhash; also Kubo's fixed-size chunks) of the library into a fresh repo, no daemon", run: (*bench).importScenario, library: true},
 		{name: "fetch", what: "two daemons on loopback: idle RSS, then time `pin add` on B of what A holds; raw TCP reference", run: (*bench).fetchScenario, library: true},
+		{name: "edit", what: "a 100-byte overwrite and insertion in the middle of a CAD-like file (-edit-size): new bytes a mirror must fetch", run: (*bench).editScenario},
 		{name: "gateway", what: "HTTP load on each daemon's gateway: requests/s and p99 of a bundle page and of 4 KiB and 1 MiB files over /ipfs/", run: (*bench).gatewayScenario},
 		{name: "netlab", what: "root, Linux, about 20 minutes, only when named: a 2.0 MB design folder over a 256 kbit/s, 150 ms, 2% loss link between namespaces, with and without a 60 s cut; each configuration once, whatever -runs", run: (*bench).netlabScenario, optIn: true},
 	}
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
-	o := options{size: 256 << 20}
+	o := options{size: 256 << 20, editSize: 100 << 20}
 	fs := flag.NewFlagSet("commons-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	kuboDefault := os.Getenv("COMMONS_KUBO_BIN")
@@ -104,6 +107,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.workdir, "workdir", "", "where to make the temporary directory (default $TMPDIR)")
 	fs.IntVar(&o.gwConcurrency, "gw-concurrency", 16, "gateway scenario: concurrent clients, each sending its next request when the last is answered")
 	fs.DurationVar(&o.gwDuration, "gw-duration", 5*time.Second, "gateway scenario: length of each measurement (after a warm-up of a quarter of it, at most 1s)")
+	fs.Var(&o.editSize, "edit-size", "edit scenario: size of the edited file")
 	only := fs.String("scenarios", strings.Join(defaults, ","), "comma-separated scenarios to run: "+strings.Join(names, ", "))
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: commons-bench [flags]\n\nMeasures commons side by side with Kubo (see docs/benchmarks.md). Scenarios:\n")
@@ -130,6 +134,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-timeout %s: want a positive duration", o.timeout)
 	case o.gwConcurrency < 1 || o.gwConcurrency > 1024:
 		return o, fmt.Errorf("-gw-concurrency %d: want 1 to 1024", o.gwConcurrency)
+	case o.editSize < 1<<20 || o.editSize > 4<<30:
+		return o, fmt.Errorf("-edit-size %s: want 1MiB to 4GiB (it is held in memory)", o.editSize)
 	case o.gwDuration < 100*time.Millisecond || o.gwDuration > 10*time.Minute:
 		return o, fmt.Errorf("-gw-duration %s: want 100ms to 10m", o.gwDuration)
 	}
@@ -208,6 +214,9 @@ type bench struct {
 	// from the import scenario and served by daemon A in the fetch one.
 	sources map[string]source
 	seq     int // makes repo directory names unique
+	// editDiffAgrees is whether `commons diff` gave the edit scenario's
+	// count for the first edit ("yes", or the two figures).
+	editDiffAgrees string
 }
 
 type source struct{ repo, root string }
@@ -230,7 +239,7 @@ func newBench(ctx context.Context, opt options, stdout, stderr io.Writer) (*benc
 			Machine:  machineFacts(),
 			Versions: map[string]string{},
 			Options: reportOptions{Size: int64(opt.size), Runs: opt.runs, Seed: opt.seed,
-				IdleSecs: opt.idle.Seconds(), Scenarios: opt.scenarios},
+				IdleSecs: opt.idle.Seconds(), Scenarios: opt.scenarios, EditSize: int64(opt.editSize)},
 		},
 	}
 	b.rep.GitCommit, b.rep.GitDirty = gitCommit(ctx)

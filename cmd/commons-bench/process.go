@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -32,6 +33,13 @@ type cmdResult struct {
 // timeout. A non-zero exit is an error that carries the command's stderr.
 // Cancelling ctx kills the command.
 func runCLI(ctx context.Context, timeout time.Duration, env []string, bin string, args ...string) (cmdResult, error) {
+	return runCLITo(ctx, timeout, nil, env, bin, args...)
+}
+
+// runCLITo is runCLI writing the command's standard output to out instead
+// of keeping it in memory (for output as large as a CAR of a DAG); nil
+// keeps it in the result's Stdout.
+func runCLITo(ctx context.Context, timeout time.Duration, out io.Writer, env []string, bin string, args ...string) (cmdResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
@@ -39,6 +47,9 @@ func runCLI(ctx context.Context, timeout time.Duration, env []string, bin string
 	cmd.SysProcAttr = childProcAttr()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
+	if out != nil {
+		cmd.Stdout = out
+	}
 	cmd.Stderr = &stderr
 	start := time.Now()
 	err := cmd.Run()

@@ -50,6 +50,7 @@ type reportOptions struct {
 	Seed      uint64   `json:"seed"`
 	IdleSecs  float64  `json:"idle_seconds"`
 	Scenarios []string `json:"scenarios"`
+	EditSize  int64    `json:"edit_size,omitempty"`
 }
 
 // metric is one measured quantity with its samples per implementation.

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/commons-p2p/commons/node/nodetest/kubopeer"
@@ -32,7 +31,7 @@ func TestSmoke(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "bench.json")
 	var stdout, stderr bytes.Buffer
-	code := run(t.Context(), []string{"-size", "8MiB", "-runs", "1", "-idle", "1s", "-gw-duration", "200ms", "-gw-concurrency", "4",
+	code := run(t.Context(), []string{"-size", "8MiB", "-edit-size", "4MiB", "-runs", "1", "-idle", "1s", "-gw-duration", "200ms", "-gw-concurrency", "4",
 		"-commons", bin, "-kubo", kubo, "-workdir", t.TempDir(), "-out", out}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, &stdout, &stderr)
@@ -46,10 +45,21 @@ func TestSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	impls := []string{nameCommons, nameKubo}
-	if !strings.Contains(stdout.String(), "root CIDs equal    yes") {
-		t.Errorf("commons and Kubo disagree on the root CID:\n%s", &stdout)
+	if f := findFact(rep, "root CIDs equal"); f != "yes" {
+		t.Errorf("commons and Kubo disagree on the root CID (root CIDs equal: %q):\n%s", f, &stdout)
 	}
-	want := []string{"import_mbps", "fetch_mbps", "idle_rss_pinned_mib", "peak_rss_fetch_mib", "gw_4k_rps", "gw_4k_p99_ms", "gw_1m_rps", "gw_1m_p99_ms"}
+	if f := findFact(rep, "edit: `commons diff` agrees (overwrite)"); f != "yes" {
+		t.Errorf("the edit scenario's count and commons diff disagree: %q", f)
+	}
+	want := []string{"import_mbps", "import_cpu_s", "import_fixed_mbps", "import_fixed_cpu_s", "fetch_mbps", "idle_rss_pinned_mib", "peak_rss_fetch_mib",
+		"gw_4k_rps", "gw_4k_p99_ms", "gw_1m_rps", "gw_1m_p99_ms", "gw_dir_rps", "gw_dir_p99_ms"}
+	for _, k := range editKinds {
+		want = append(want, "edit_"+k.id+"_new_bytes", "edit_"+k.id+"_new_pct", "edit_"+k.id+"_new_blocks")
+		// Kubo's buzhash import is the reference of the edit metrics.
+		if m := findMetric(rep, "edit_"+k.id+"_new_bytes"); m == nil || !(m.Median["kubo buzhash"] > 0) {
+			t.Errorf("metric edit_%s_new_bytes: no value for Kubo with buzhash", k.id)
+		}
+	}
 	// The design pages are commons's own: Kubo has no bundle page.
 	for _, id := range []string{"gw_page_rps", "gw_page_p99_ms"} {
 		if m := findMetric(rep, id); m == nil || !(m.Median[nameCommons] > 0) {
@@ -73,6 +83,16 @@ func TestSmoke(t *testing.T) {
 			}
 		}
 	}
+}
+
+// findFact returns the value of the fact called name in rep, or "".
+func findFact(rep report, name string) string {
+	for _, f := range rep.Facts {
+		if f.Name == name {
+			return f.Value
+		}
+	}
+	return ""
 }
 
 // findMetric returns the metric with id in rep, or nil.
