@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/ipfs/boxo/blockservice"
 	"github.com/ipfs/boxo/files"
 	boxogw "github.com/ipfs/boxo/gateway"
 	"github.com/ipfs/boxo/ipld/unixfs"
@@ -59,8 +60,9 @@ type backend struct {
 	// dag reads what the guards below look at; nil (the trustless
 	// handler, which serves no tar and no listing) turns them off.
 	dag        ipld.DAGService
-	archive    folder.Limits // what a tar may hold
-	maxListing int           // entries of a generated directory listing
+	fastCAR    blockservice.BlockService // non-nil: CARs of the bulk path's kinds are written by fastCAR
+	archive    folder.Limits             // what a tar may hold
+	maxListing int                       // entries of a generated directory listing
 }
 
 // GetIPNSRecord implements boxogw.IPFSBackend with the gateway's Records.
@@ -207,6 +209,13 @@ func (b backend) ResolvePath(ctx context.Context, p path.ImmutablePath) (boxogw.
 // GetCAR implements boxogw.IPFSBackend. Errors met while the CAR streams
 // are boxo's to report.
 func (b backend) GetCAR(ctx context.Context, p path.ImmutablePath, params boxogw.CarParams) (boxogw.ContentPathMetadata, io.ReadCloser, error) {
+	if b.fastCAR != nil {
+		if md, err := b.BlocksBackend.ResolvePath(ctx, p); err == nil {
+			if rc, ok := fastCAR(ctx, b.fastCAR, p, params); ok {
+				return md, rc, nil
+			}
+		}
+	}
 	md, rc, err := b.BlocksBackend.GetCAR(ctx, p, params)
 	return md, rc, unsupported(err)
 }

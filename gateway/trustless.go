@@ -44,7 +44,7 @@ func Trustless(blocks blockservice.BlockService, reg prometheus.Registerer) (htt
 	if bounded, ok := blocks.(blockservice.BoundedBlockService); ok {
 		allow = bounded.Allowlist()
 	}
-	h := boxogw.NewHandler(cfg, backend{BlocksBackend: b})
+	h := boxogw.NewHandler(cfg, backend{BlocksBackend: b, fastCAR: blocks})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
