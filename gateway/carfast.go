@@ -54,10 +54,16 @@ func fastCAR(ctx context.Context, bs blockservice.BlockService, p path.Immutable
 	if root.Type() != cid.DagProtobuf && root.Type() != cid.Raw {
 		return nil, false // other codecs: boxo decodes them, or says it cannot
 	}
+	// Only what is stored here: boxo knows how to answer for the rest
+	// (a retrieval timeout, a 404), and asking the network twice would
+	// double the wait.
+	if has, err := bs.Blockstore().Has(ctx, root); err != nil || !has {
+		return nil, false
+	}
 	ses := blockservice.NewSession(ctx, bs)
 	first, err := ses.GetBlock(ctx, root)
 	if err != nil {
-		return nil, false // boxo answers with the right status
+		return nil, false
 	}
 	var file *merkledag.ProtoNode
 	var fsn *unixfs.FSNode
