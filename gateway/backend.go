@@ -56,6 +56,8 @@ var ErrUnsupportedCodec = errors.New("this gateway cannot decode the codec of th
 type backend struct {
 	*boxogw.BlocksBackend
 	records Records // nil: no records are served
+	// resolved remembers what /ipfs/ paths resolved to; nil: none.
+	resolved *resolvedPaths
 
 	// dag reads what the guards below look at; nil (the trustless
 	// handler, which serves no tar and no listing) turns them off.
@@ -87,7 +89,11 @@ func (b backend) GetIPNSRecord(ctx context.Context, c cid.Cid) ([]byte, error) {
 // memory, and one hostile dag-pb node of 2 MiB names 40,000 entries (a
 // HAMT, any number).
 func (b backend) Get(ctx context.Context, p path.ImmutablePath, ranges ...boxogw.ByteRange) (boxogw.ContentPathMetadata, *boxogw.GetResponse, error) {
-	md, res, err := b.BlocksBackend.Get(ctx, p, ranges...)
+	var res *boxogw.GetResponse
+	md, err := b.resolved.get(ctx, p, func(p path.ImmutablePath) (md boxogw.ContentPathMetadata, err error) {
+		md, res, err = b.BlocksBackend.Get(ctx, p, ranges...)
+		return md, err
+	})
 	if err != nil || b.dag == nil || len(md.LastSegmentRemainder) > 0 {
 		return md, res, unsupported(err)
 	}
@@ -196,7 +202,11 @@ func (b backend) GetBlock(ctx context.Context, p path.ImmutablePath) (boxogw.Con
 
 // Head implements boxogw.IPFSBackend.
 func (b backend) Head(ctx context.Context, p path.ImmutablePath) (boxogw.ContentPathMetadata, *boxogw.HeadResponse, error) {
-	md, res, err := b.BlocksBackend.Head(ctx, p)
+	var res *boxogw.HeadResponse
+	md, err := b.resolved.get(ctx, p, func(p path.ImmutablePath) (md boxogw.ContentPathMetadata, err error) {
+		md, res, err = b.BlocksBackend.Head(ctx, p)
+		return md, err
+	})
 	return md, res, unsupported(err)
 }
 

@@ -284,6 +284,7 @@ func New(cfg Config, blocks blockservice.BlockService, names namesys.Resolver, p
 	backend := backend{
 		BlocksBackend: blocksBackend,
 		records:       cfg.Records,
+		resolved:      newResolvedPaths(),
 		dag:           merkledag.NewDAGService(blocks),
 		archive:       folder.Limits{MaxEntries: cfg.MaxArchiveEntries, MaxBytes: cfg.MaxArchiveBytes},
 		maxListing:    cfg.MaxListingEntries,
