@@ -13,7 +13,8 @@ import (
 )
 
 // TestSmoke runs the whole benchmark on a small library, once, so that the
-// harness keeps working. It checks that it completes and that the numbers
+// harness keeps working; the opt-in announce scenario runs too, with 200
+// CIDs. It checks that it completes and that the numbers
 // exist and the root CIDs agree; it asserts nothing about speed. It uses
 // $COMMONS_BIN and $COMMONS_KUBO_BIN when set (make test sets both), else it
 // builds commons and finds or builds Kubo as the interop tests do.
@@ -33,6 +34,7 @@ func TestSmoke(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "bench.json")
 	var stdout, stderr bytes.Buffer
 	code := run(t.Context(), []string{"-size", "8MiB", "-runs", "1", "-idle", "1s", "-gw-duration", "200ms", "-gw-concurrency", "4",
+		"-scenarios", "import,fetch,gateway,announce", "-announce-cids", "200", "-announce-timeout", "60s",
 		"-commons", bin, "-kubo", kubo, "-workdir", t.TempDir(), "-out", out}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, &stdout, &stderr)
@@ -49,7 +51,7 @@ func TestSmoke(t *testing.T) {
 	if !strings.Contains(stdout.String(), "root CIDs equal    yes") {
 		t.Errorf("commons and Kubo disagree on the root CID:\n%s", &stdout)
 	}
-	want := []string{"import_mbps", "fetch_mbps", "idle_rss_pinned_mib", "peak_rss_fetch_mib", "gw_4k_rps", "gw_4k_p99_ms", "gw_1m_rps", "gw_1m_p99_ms"}
+	want := []string{"announce_200_secs", "announce_200_cids_per_s", "import_mbps", "fetch_mbps", "idle_rss_pinned_mib", "peak_rss_fetch_mib", "gw_4k_rps", "gw_4k_p99_ms", "gw_1m_rps", "gw_1m_p99_ms"}
 	// The design pages are commons's own: Kubo has no bundle page.
 	for _, id := range []string{"gw_page_rps", "gw_page_p99_ms"} {
 		if m := findMetric(rep, id); m == nil || !(m.Median[nameCommons] > 0) {
