@@ -152,7 +152,8 @@ type Node struct {
 	Provider provider.System
 	// announceRoots queues one CID, however the strategy: the start-up
 	// announcement of pin roots uses it, leaving the rest of every DAG to
-	// the reprovide that follows a minute later.
+	// the reprovider's schedule (within provider.interval, well inside a
+	// record's 48 h), so a restart does not queue every block again.
 	announceRoots provider.System
 	Names         namesys.NameSystem
 	resolver      resolver.Resolver

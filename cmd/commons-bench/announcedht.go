@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/base32"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/multiformats/go-base32"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +21,11 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	mh "github.com/multiformats/go-multihash"
 )
+
+// provKeyEncoding is how kad-dht writes keys and peer IDs in its provider
+// record keys (go-base32's RawStdEncoding, which is the standard alphabet
+// without padding).
+var provKeyEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // announcePeers is the size of the in-process DHT: as many peers as a
 // provider record's replication factor (k = 20), so every CID belongs on
@@ -148,10 +153,10 @@ func (a *announceDHT) waitConnected(ctx context.Context, id peer.ID, limit time.
 // track starts counting provider records from provider for keys; records
 // from anyone else, or for other keys, are ignored.
 func (a *announceDHT) track(provider peer.ID, keys []mh.Multihash) *tracker {
-	t := &tracker{provider: base32.RawStdEncoding.EncodeToString([]byte(provider)), index: make(map[string]int, len(keys)),
-		masks: make([]uint64, len(keys)), first: make([]int64, len(keys)), full: make([]int64, len(keys)), peers: len(a.peers)}
+	t := &tracker{provider: provKeyEncoding.EncodeToString([]byte(provider)), index: make(map[string]int, len(keys)),
+		masks: make([]uint64, len(keys)), first: make([]int64, len(keys)), latest: make([]int64, len(keys)), full: make([]int64, len(keys)), peers: len(a.peers)}
 	for i, k := range keys {
-		t.index[base32.RawStdEncoding.EncodeToString(k)] = i
+		t.index[provKeyEncoding.EncodeToString(k)] = i
 	}
 	a.cur.Store(t)
 	return t
@@ -205,7 +210,8 @@ type tracker struct {
 	index    map[string]int // base32 multihash -> position
 	masks    []uint64       // peers holding a record
 	first    []int64        // unix ns of the first record
-	full     []int64        // unix ns of the record that completed all peers
+	latest   []int64        // unix ns of the latest record
+	full     []int64        // unix ns of the latest record, once all peers have one
 	n        int
 }
 
@@ -228,8 +234,11 @@ func (t *tracker) add(key, provider string, peer int, at int64) {
 	if t.first[i] == 0 || at < t.first[i] {
 		t.first[i] = at
 	}
+	// Batches reach the datastore in no particular order across peers, so
+	// the last arrival is the latest time seen, not the last one observed.
+	t.latest[i] = max(t.latest[i], at)
 	if popcount(t.masks[i]) == t.peers {
-		t.full[i] = at
+		t.full[i] = t.latest[i]
 	}
 }
 
