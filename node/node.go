@@ -150,8 +150,13 @@ type Node struct {
 	localDAG ipld.DAGService
 	Pinner   pin.Pinner
 	Provider provider.System
-	Names    namesys.NameSystem
-	resolver resolver.Resolver
+	// announceRoots queues one CID, however the strategy: the start-up
+	// announcement of pin roots uses it, leaving the rest of every DAG to
+	// the reprovider's schedule (within provider.interval, well inside a
+	// record's 48 h), so a restart does not queue every block again.
+	announceRoots provider.System
+	Names         namesys.NameSystem
+	resolver      resolver.Resolver
 
 	gatewayLn, apiLn net.Listener
 	gatewayHandler   http.Handler
@@ -287,7 +292,10 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("node: start provider: %w", err)
 		}
-		n.Provider = prov
+		n.Provider, n.announceRoots = prov, prov
+		if s.Provider.Strategy == "all" {
+			n.Provider = &dagProvider{System: prov, blocks: localFetcher, log: n.log}
+		}
 		n.closers = append(n.closers, prov.Close)
 
 		ns, err := namesys.NewNameSystem(n.Routing, namesys.WithDatastore(dstore))
@@ -297,6 +305,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		n.Names = &libraryNames{n: n, next: ns}
 	} else {
 		n.Provider = provider.NewNoopProvider()
+		n.announceRoots = n.Provider
 		n.Names = &libraryNames{n: n}
 	}
 

@@ -53,6 +53,9 @@ type options struct {
 	gwConcurrency int
 	gwDuration    time.Duration
 	editSize      byteSize
+
+	announceCIDs    []int
+	announceTimeout time.Duration
 }
 
 // scenario is one group of measurements. Each runs its own -runs
@@ -76,6 +79,7 @@ func scenarios() []scenario {
 		{name: "fetch", what: "two daemons on loopback: idle RSS, then time `pin add` on B of what A holds; raw TCP reference", run: (*bench).fetchScenario, library: true},
 		{name: "edit", what: "a 100-byte overwrite and insertion in the middle of a CAD-like file (-edit-size): new bytes a mirror must fetch", run: (*bench).editScenario},
 		{name: "gateway", what: "HTTP load on each daemon's gateway: requests/s and p99 of a bundle page and of 4 KiB and 1 MiB files over /ipfs/", run: (*bench).gatewayScenario},
+		{name: "announce", what: "only when named, minutes: time to announce -announce-cids new CIDs (files added to a running daemon) to a DHT of 20 in-process peers", run: (*bench).announceScenario, optIn: true},
 		{name: "netlab", what: "root, Linux, about 20 minutes, only when named: a 2.0 MB design folder over a 256 kbit/s, 150 ms, 2% loss link between namespaces, with and without a 60 s cut; each configuration once, whatever -runs", run: (*bench).netlabScenario, optIn: true},
 	}
 }
@@ -108,6 +112,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.gwConcurrency, "gw-concurrency", 16, "gateway scenario: concurrent clients, each sending its next request when the last is answered")
 	fs.DurationVar(&o.gwDuration, "gw-duration", 5*time.Second, "gateway scenario: length of each measurement (after a warm-up of a quarter of it, at most 1s)")
 	fs.Var(&o.editSize, "edit-size", "edit scenario: size of the edited file")
+	announceCIDs := fs.String("announce-cids", "10000,100000", "announce scenario: comma-separated numbers of CIDs to announce")
+	fs.DurationVar(&o.announceTimeout, "announce-timeout", 10*time.Minute, "announce scenario: give up waiting for the records after this long")
 	only := fs.String("scenarios", strings.Join(defaults, ","), "comma-separated scenarios to run: "+strings.Join(names, ", "))
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: commons-bench [flags]\n\nMeasures commons side by side with Kubo (see docs/benchmarks.md). Scenarios:\n")
@@ -139,6 +145,11 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	case o.gwDuration < 100*time.Millisecond || o.gwDuration > 10*time.Minute:
 		return o, fmt.Errorf("-gw-duration %s: want 100ms to 10m", o.gwDuration)
 	}
+	counts, err := parseCounts(*announceCIDs)
+	if err != nil {
+		return o, fmt.Errorf("-announce-cids: %w", err)
+	}
+	o.announceCIDs = counts
 	for s := range strings.SplitSeq(*only, ",") {
 		s = strings.TrimSpace(s)
 		if s == "" {

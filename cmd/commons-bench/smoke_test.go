@@ -12,7 +12,8 @@ import (
 )
 
 // TestSmoke runs the whole benchmark on a small library, once, so that the
-// harness keeps working. It checks that it completes and that the numbers
+// harness keeps working; the opt-in announce scenario runs too, with 200
+// CIDs. It checks that it completes and that the numbers
 // exist and the root CIDs agree; it asserts nothing about speed. It uses
 // $COMMONS_BIN and $COMMONS_KUBO_BIN when set (make test sets both), else it
 // builds commons and finds or builds Kubo as the interop tests do.
@@ -32,6 +33,7 @@ func TestSmoke(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "bench.json")
 	var stdout, stderr bytes.Buffer
 	code := run(t.Context(), []string{"-size", "8MiB", "-edit-size", "4MiB", "-runs", "1", "-idle", "1s", "-gw-duration", "200ms", "-gw-concurrency", "4",
+		"-scenarios", "import,fetch,edit,gateway,announce", "-announce-cids", "200", "-announce-timeout", "60s",
 		"-commons", bin, "-kubo", kubo, "-workdir", t.TempDir(), "-out", out}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, &stdout, &stderr)
@@ -60,6 +62,7 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("metric edit_%s_new_bytes: no value for Kubo with buzhash", k.id)
 		}
 	}
+	want = append(want, "announce_200_secs", "announce_200_cids_per_s")
 	// The design pages are commons's own: Kubo has no bundle page.
 	for _, id := range []string{"gw_page_rps", "gw_page_p99_ms"} {
 		if m := findMetric(rep, id); m == nil || !(m.Median[nameCommons] > 0) {
