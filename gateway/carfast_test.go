@@ -23,7 +23,7 @@ import (
 
 // importShaped imports data as a UnixFS file with the given chunk size,
 // links per node and leaf kind, so that files are several levels deep.
-func (f *fixture) importShaped(t *testing.T, data []byte, chunk int64, maxLinks int, rawLeaves bool, v0 bool) ipld.Node {
+func (f *fixture) importShaped(t testing.TB, data []byte, chunk int64, maxLinks int, rawLeaves bool, v0 bool) ipld.Node {
 	t.Helper()
 	prefix, err := merkledag.PrefixForCidVersion(1)
 	if v0 {

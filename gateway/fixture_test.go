@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -11,11 +10,9 @@ import (
 
 	"github.com/ipfs/boxo/blockservice"
 	"github.com/ipfs/boxo/blockstore"
-	chunker "github.com/ipfs/boxo/chunker"
 	"github.com/ipfs/boxo/exchange"
 	"github.com/ipfs/boxo/exchange/offline"
 	"github.com/ipfs/boxo/ipld/merkledag"
-	"github.com/ipfs/boxo/ipld/unixfs/importer/balanced"
 	ihelper "github.com/ipfs/boxo/ipld/unixfs/importer/helpers"
 	uio "github.com/ipfs/boxo/ipld/unixfs/io"
 	"github.com/ipfs/boxo/namesys"
@@ -99,25 +96,7 @@ func patterned(n int) []byte {
 // chunks, so that files span several blocks.
 func (f *fixture) importFile(t testing.TB, data []byte) ipld.Node {
 	t.Helper()
-	prefix, err := merkledag.PrefixForCidVersion(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	params := ihelper.DagBuilderParams{
-		Dagserv:    f.dserv,
-		Maxlinks:   ihelper.DefaultLinksPerBlock,
-		RawLeaves:  true,
-		CidBuilder: prefix,
-	}
-	db, err := params.New(chunker.NewSizeSplitter(bytes.NewReader(data), 256))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nd, err := balanced.Layout(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return nd
+	return f.importShaped(t, data, 256, ihelper.DefaultLinksPerBlock, true, false)
 }
 
 // importDir stores a CIDv1 UnixFS directory of the given entries.
