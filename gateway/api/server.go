@@ -186,6 +186,13 @@ func argCID(r *http.Request) (cid.Cid, error) {
 	return c, nil
 }
 
+// drainFor and drainMax bound what is read and dropped of an upload after
+// its operation failed.
+const (
+	drainFor = 10 * time.Second
+	drainMax = 1 << 30
+)
+
 // streamLine is one line of a streamed response.
 type streamLine struct {
 	Progress *Progress       `json:"progress,omitempty"`
@@ -203,6 +210,12 @@ func stream(w http.ResponseWriter, r *http.Request, op func(ctx context.Context,
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	fl, _ := w.(http.Flusher)
+	if fl != nil {
+		// The status now, so that the client has its answer while it
+		// still sends: if the operation then fails, the error line
+		// follows on a response it is already reading.
+		fl.Flush()
+	}
 	var mu sync.Mutex
 	enc := json.NewEncoder(w)
 	var last time.Time
@@ -219,19 +232,30 @@ func stream(w http.ResponseWriter, r *http.Request, op func(ctx context.Context,
 		}
 	}
 	res, err := op(r.Context(), progress)
-	// An operation that failed before reading its whole upload leaves the
-	// rest unread; net/http then trips over the full-duplex body when it
-	// reads the next request. Drain a little, then close the body, which
-	// ends the connection if more was left.
-	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 256<<10))
-	_ = r.Body.Close()
 	mu.Lock()
 	defer mu.Unlock()
 	if err != nil {
 		kind, _ := kindOf(err)
 		_ = enc.Encode(streamLine{Error: &errorBody{Error: err.Error(), Kind: kind}})
+		if fl != nil {
+			fl.Flush()
+		}
+		// An operation that failed before reading its whole upload (a
+		// publish refused for lack of space) leaves the rest unread.
+		// Closing the body then resets the connection, and a client
+		// still sending sees "connection reset" instead of the error
+		// above. So the rest is read and dropped, for a while: a local
+		// CLI finishes sending a large folder in seconds.
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Now().Add(drainFor))
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, drainMax))
+		_ = r.Body.Close()
 		return
 	}
+	// Drain what a successful operation left (net/http would trip over
+	// the full-duplex body when it reads the next request), then close.
+	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 256<<10))
+	_ = r.Body.Close()
 	b, merr := json.Marshal(res)
 	if merr != nil {
 		_ = enc.Encode(streamLine{Error: &errorBody{Error: merr.Error()}})
