@@ -256,20 +256,10 @@ func (c *checker) dir(nd ipld.Node, rel string, depth int) error {
 	if err != nil {
 		return c.fail(rel, malformed(err))
 	}
-	var entries []entry
-	seen := make(map[string]struct{})
-	err = d.ForEachLink(c.ctx, func(l *ipld.Link) error {
-		if err := ValidName(l.Name); err != nil {
-			return err
-		}
-		if _, dup := seen[l.Name]; dup {
-			return fmt.Errorf("two entries are named %s: %w", quoteName(l.Name), ErrDuplicateName)
-		}
-		seen[l.Name] = struct{}{}
-		entries = append(entries, entry{name: l.Name, cid: l.Cid})
-		// Bound the listing itself: a HAMT of millions of entries is
-		// refused before it is read whole.
-		if c.lim.MaxEntries > 0 && c.sum.Entries+int64(len(entries)) > c.lim.MaxEntries {
+	// Bound the listing itself: a HAMT of millions of entries is refused
+	// before it is read whole.
+	entries, err := listEntries(c.ctx, d, func(n int) error {
+		if c.lim.MaxEntries > 0 && c.sum.Entries+int64(n) > c.lim.MaxEntries {
 			return fmt.Errorf("more than %d entries: %w", c.lim.MaxEntries, ErrTooLarge)
 		}
 		return nil

@@ -271,6 +271,29 @@ type entry struct {
 	cid  cid.Cid
 }
 
+// listEntries lists the entries of d, refusing an unsafe name or a name
+// used twice; more, if set, is asked after each entry whether the listing
+// may grow to n entries.
+func listEntries(ctx context.Context, d uio.Directory, more func(n int) error) ([]entry, error) {
+	var entries []entry
+	seen := make(map[string]struct{})
+	err := d.ForEachLink(ctx, func(l *ipld.Link) error {
+		if err := ValidName(l.Name); err != nil {
+			return err
+		}
+		if _, dup := seen[l.Name]; dup {
+			return fmt.Errorf("two entries are named %s: %w", quoteName(l.Name), ErrDuplicateName)
+		}
+		seen[l.Name] = struct{}{}
+		entries = append(entries, entry{name: l.Name, cid: l.Cid})
+		if more != nil {
+			return more(len(entries))
+		}
+		return nil
+	})
+	return entries, err
+}
+
 // dir writes the children of directory node nd into the existing directory
 // rel (slash-separated, "" for the root), depth levels below the root.
 func (w *writer) dir(nd ipld.Node, rel string, depth int) error {
@@ -282,19 +305,7 @@ func (w *writer) dir(nd ipld.Node, rel string, depth int) error {
 		return w.fail(rel, err)
 	}
 	// Check every name before writing any child.
-	var entries []entry
-	seen := make(map[string]struct{})
-	err = d.ForEachLink(w.ctx, func(l *ipld.Link) error {
-		if err := ValidName(l.Name); err != nil {
-			return err
-		}
-		if _, dup := seen[l.Name]; dup {
-			return fmt.Errorf("two entries are named %s: %w", quoteName(l.Name), ErrDuplicateName)
-		}
-		seen[l.Name] = struct{}{}
-		entries = append(entries, entry{name: l.Name, cid: l.Cid})
-		return nil
-	})
+	entries, err := listEntries(w.ctx, d, nil)
 	if err != nil {
 		return w.fail(rel, err)
 	}
