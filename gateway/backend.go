@@ -90,7 +90,7 @@ func (b backend) GetIPNSRecord(ctx context.Context, c cid.Cid) ([]byte, error) {
 // HAMT, any number).
 func (b backend) Get(ctx context.Context, p path.ImmutablePath, ranges ...boxogw.ByteRange) (boxogw.ContentPathMetadata, *boxogw.GetResponse, error) {
 	var res *boxogw.GetResponse
-	md, err := b.resolved.get(ctx, p, func(p path.ImmutablePath) (md boxogw.ContentPathMetadata, err error) {
+	md, err := b.resolved.get(p, func(p path.ImmutablePath) (md boxogw.ContentPathMetadata, err error) {
 		md, res, err = b.BlocksBackend.Get(ctx, p, ranges...)
 		return md, err
 	})
@@ -173,25 +173,12 @@ func (b backend) GetAll(ctx context.Context, p path.ImmutablePath) (boxogw.Conte
 	if _, err := folder.Check(ctx, b.dag, md.LastSegment.RootCid(), b.archive); err != nil {
 		nd.Close()
 		err = fmt.Errorf("tar %s: %w", p, err)
-		if isRefusal(err) {
+		if folder.IsRefusal(err) {
 			err = boxogw.NewErrorStatusCode(fmt.Errorf("%w; ask for it as ?format=car", err), http.StatusUnprocessableEntity)
 		}
 		return md, nil, err
 	}
 	return md, nd, nil
-}
-
-// isRefusal reports whether err is folder.Check refusing the content itself.
-func isRefusal(err error) bool {
-	for _, s := range []error{
-		folder.ErrUnsafeName, folder.ErrDuplicateName, folder.ErrSymlinkEscapes, folder.ErrUnknownType,
-		folder.ErrTooDeep, folder.ErrTooLarge, folder.ErrExpands,
-	} {
-		if errors.Is(err, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // GetBlock implements boxogw.IPFSBackend.
@@ -203,7 +190,7 @@ func (b backend) GetBlock(ctx context.Context, p path.ImmutablePath) (boxogw.Con
 // Head implements boxogw.IPFSBackend.
 func (b backend) Head(ctx context.Context, p path.ImmutablePath) (boxogw.ContentPathMetadata, *boxogw.HeadResponse, error) {
 	var res *boxogw.HeadResponse
-	md, err := b.resolved.get(ctx, p, func(p path.ImmutablePath) (md boxogw.ContentPathMetadata, err error) {
+	md, err := b.resolved.get(p, func(p path.ImmutablePath) (md boxogw.ContentPathMetadata, err error) {
 		md, res, err = b.BlocksBackend.Head(ctx, p)
 		return md, err
 	})

@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"context"
-
 	lru "github.com/hashicorp/golang-lru/v2"
 	boxogw "github.com/ipfs/boxo/gateway"
 	"github.com/ipfs/boxo/path"
@@ -38,7 +36,7 @@ func newResolvedPaths() *resolvedPaths {
 
 // get runs fetch for p, on the path's last segment alone when p was
 // resolved before, and puts back the metadata of the whole path.
-func (r *resolvedPaths) get(ctx context.Context, p path.ImmutablePath, fetch func(path.ImmutablePath) (boxogw.ContentPathMetadata, error)) (boxogw.ContentPathMetadata, error) {
+func (r *resolvedPaths) get(p path.ImmutablePath, fetch func(path.ImmutablePath) (boxogw.ContentPathMetadata, error)) (boxogw.ContentPathMetadata, error) {
 	if r == nil || p.Namespace() != path.IPFSNamespace || len(p.Segments()) <= 2 {
 		return fetch(p)
 	}

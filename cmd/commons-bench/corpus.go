@@ -186,21 +186,7 @@ func writeCorpus(ctx context.Context, dir string, specs []fileSpec, seed uint64)
 	return c, nil
 }
 
-func writeSynced(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
+func writeSynced(path string, b []byte) error { return writeSyncedParts(path, b) }
 
 // fillFile fills b with the content of s, derived from seed and s.rel.
 func fillFile(b []byte, s fileSpec, seed uint64) {

@@ -125,7 +125,7 @@ func (h *handler) serveZip(w http.ResponseWriter, r *http.Request, info api.Bund
 	if c, ok := h.d.(ArchiveChecker); ok {
 		lim := folder.Limits{MaxEntries: maxZipEntries, MaxBytes: maxZipBytes}
 		if _, err := c.CheckArchive(ctx, "/ipfs/"+info.CID.String(), lim); err != nil {
-			if isRefusal(err) {
+			if folder.IsRefusal(err) {
 				h.fail(w, r, http.StatusUnprocessableEntity, "This version cannot be downloaded as a zip: "+err.Error()+". The CAR download holds it as it is.")
 				return
 			}
@@ -175,19 +175,6 @@ var (
 	errTooManyBytes   = errors.New("too many bytes for one zip")
 	errNotAsClaimed   = errors.New("the file holds more than its size")
 )
-
-// isRefusal reports whether err is the folder package refusing a DAG.
-func isRefusal(err error) bool {
-	for _, s := range []error{
-		folder.ErrUnsafeName, folder.ErrDuplicateName, folder.ErrSymlinkEscapes, folder.ErrUnknownType,
-		folder.ErrTooDeep, folder.ErrTooLarge, folder.ErrExpands,
-	} {
-		if errors.Is(err, s) {
-			return true
-		}
-	}
-	return false
-}
 
 // dir adds the entries of the folder rel (already listed) to the zip.
 func (z *zipper) dir(ctx context.Context, rel string, entries []api.Entry, depth int) error {

@@ -107,6 +107,21 @@ var (
 	ErrExpands = errors.New("repeats the same content too often (a DAG bomb)")
 )
 
+// IsRefusal reports whether err is this package refusing content itself
+// (a name, a symlink, a size, a depth or a DAG bomb), as opposed to
+// failing to read it.
+func IsRefusal(err error) bool {
+	for _, s := range []error{
+		ErrUnsafeName, ErrDuplicateName, ErrSymlinkEscapes, ErrUnknownType,
+		ErrTooDeep, ErrTooLarge, ErrExpands,
+	} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
+
 // checker carries the state of one Check.
 type checker struct {
 	ctx  context.Context
