@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"sync"
 
@@ -179,18 +180,56 @@ func (im *importer) node(n files.Node, rel string, depth int) (nd ipld.Node, err
 }
 
 func (im *importer) dir(d files.Directory, rel string, depth int) (ipld.Node, error) {
+	p, err := im.walkDir(d, "", rel, depth)
+	if err != nil {
+		return nil, err
+	}
+	<-p.done
+	return p.nd, p.err
+}
+
+// entry starts the import of n, the entry name found at rel depth levels
+// below the root, and closes n once it is read. Files on the local disk
+// and directories are finished in the background (see walkDir); anything
+// else (a streamed file, a symlink) is imported before entry returns.
+func (im *importer) entry(n files.Node, name, rel string, depth int) (*pending, error) {
+	switch n := n.(type) {
+	case *diskFile:
+		return im.goFile(n, name, rel), nil
+	case files.Directory:
+		p, err := im.walkDir(n, name, rel, depth)
+		if cerr := n.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("import %s: close: %w", displayPath(rel), cerr)
+		}
+		return p, err
+	}
+	nd, err := im.node(n, rel, depth)
+	if err != nil {
+		return nil, err
+	}
+	return &pending{name: name, rel: rel, nd: nd}, nil
+}
+
+// walkDir lists the directory d and starts the import of its entries, in
+// order, then returns it pending: its node is built, on a goroutine of its
+// own, once all of its entries are done. The walk goes on to the next
+// directory meanwhile, so the files of different directories are imported
+// in parallel too: before, a directory waited for its own files, and a
+// folder of one large file held the import to one CPU. Only files take
+// turns; a directory waiting for its entries holds no file open.
+func (im *importer) walkDir(d files.Directory, name, rel string, depth int) (*pending, error) {
 	if depth >= MaxDepth {
 		return nil, fmt.Errorf("import %s: more than %d levels: %w", displayPath(rel), MaxDepth, ErrTooDeep)
-	}
-	dir, err := uio.NewDirectory(im.dag, uio.WithCidBuilder(im.prefix))
-	if err != nil {
-		return nil, fmt.Errorf("import %s: %w", displayPath(rel), err)
 	}
 	seen := make(map[string]struct{})
 	var entries []*pending
 	it := d.Entries()
 	for it.Next() {
 		name := it.Name()
+		if err := im.ctx.Err(); err != nil {
+			it.Node().Close()
+			return nil, context.Cause(im.ctx) // a file or directory failed
+		}
 		if err := ValidName(name); err != nil {
 			it.Node().Close()
 			return nil, fmt.Errorf("import %s: %w", displayPath(rel), err)
@@ -200,19 +239,34 @@ func (im *importer) dir(d files.Directory, rel string, depth int) (ipld.Node, er
 			return nil, fmt.Errorf("import %s: two entries are named %s: %w", displayPath(rel), quoteName(name), ErrDuplicateName)
 		}
 		seen[name] = struct{}{}
-		crel := joinRel(rel, name)
-		if f, ok := it.Node().(*diskFile); ok {
-			entries = append(entries, im.goFile(f, name, crel))
-			continue
-		}
-		child, err := im.node(it.Node(), crel, depth+1)
+		e, err := im.entry(it.Node(), name, joinRel(rel, name), depth+1)
 		if err != nil {
 			return nil, err
 		}
-		entries = append(entries, &pending{name: name, rel: crel, nd: child})
+		entries = append(entries, e)
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("import %s: list entries: %w", displayPath(rel), err)
+	}
+	p := &pending{name: name, rel: rel, done: make(chan struct{})}
+	im.wg.Add(1)
+	go func() {
+		defer im.wg.Done()
+		defer close(p.done)
+		p.nd, p.err = im.assemble(rel, entries)
+		if p.err != nil {
+			im.cancel(p.err)
+		}
+	}()
+	return p, nil
+}
+
+// assemble builds and stores the directory at rel from its entries, in
+// their order, waiting for each to be done.
+func (im *importer) assemble(rel string, entries []*pending) (ipld.Node, error) {
+	dir, err := uio.NewDirectory(im.dag, uio.WithCidBuilder(im.prefix))
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", displayPath(rel), err)
 	}
 	for _, e := range entries {
 		if e.done != nil {
@@ -264,6 +318,8 @@ func (im *importer) file(f files.File, rel string) (ipld.Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", displayPath(rel), err)
 	}
+	ahead := newReadAhead(spl)
+	defer ahead.stop()
 	// File blocks are committed after each file, as Kubo does.
 	buf := ipld.NewBufferedDAG(im.ctx, im.dag)
 	params := ihelper.DagBuilderParams{
@@ -272,7 +328,7 @@ func (im *importer) file(f files.File, rel string) (ipld.Node, error) {
 		Maxlinks:   ihelper.DefaultLinksPerBlock,
 		CidBuilder: im.prefix,
 	}
-	db, err := params.New(spl)
+	db, err := params.New(ahead)
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", displayPath(rel), err)
 	}
@@ -302,4 +358,74 @@ func (r *importReader) Read(p []byte) (int, error) {
 	n, err := r.r.Read(p)
 	r.rep.addBytes(r.path, n)
 	return n, err
+}
+
+// readAhead is a splitter that runs another one on a goroutine of its own,
+// up to readAheadChunks chunks ahead of the caller: the content-defined
+// chunker reads and scans every byte and is a fifth of an import's CPU,
+// which then overlaps with hashing and storing the chunks before it. The
+// chunks are the same, in the same order.
+type readAhead struct {
+	spl    chunker.Splitter
+	chunks chan chunk // closed when the goroutine ends
+	quit   chan struct{}
+	err    error // the first error returned, returned again after it
+}
+
+type chunk struct {
+	data []byte
+	err  error
+}
+
+// readAheadChunks bounds the memory a file's read-ahead holds: 4 chunks of
+// at most 512 KiB (buzhash) or 1 MiB (size-N, by Options' limits).
+const readAheadChunks = 4
+
+func newReadAhead(spl chunker.Splitter) *readAhead {
+	ra := &readAhead{spl: spl, chunks: make(chan chunk, readAheadChunks), quit: make(chan struct{})}
+	go ra.run()
+	return ra
+}
+
+func (ra *readAhead) run() {
+	defer close(ra.chunks)
+	for {
+		data, err := ra.spl.NextBytes()
+		select {
+		case ra.chunks <- chunk{data, err}:
+		case <-ra.quit:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// NextBytes returns the next chunk, or the error that ended the file
+// (io.EOF at its end).
+func (ra *readAhead) NextBytes() ([]byte, error) {
+	if ra.err != nil {
+		return nil, ra.err
+	}
+	c, ok := <-ra.chunks
+	if !ok { // stopped
+		ra.err = io.ErrClosedPipe
+		return nil, ra.err
+	}
+	if c.err != nil {
+		ra.err = c.err
+	}
+	return c.data, c.err
+}
+
+// Reader returns the reader under the splitter.
+func (ra *readAhead) Reader() io.Reader { return ra.spl.Reader() }
+
+// stop ends the goroutine and waits for it, so that the file is not read
+// after its import returns (and is closed).
+func (ra *readAhead) stop() {
+	close(ra.quit)
+	for range ra.chunks {
+	}
 }

@@ -119,6 +119,14 @@ func Open(path string, opts Options) (*Store, error) {
 
 		FormatMajorVersion: pebble.FormatValueSeparation,
 	}
+	// A flush writes one table and one blob file per L0 target size,
+	// and syncs each. At pebble's default of 2 MB a 256 MiB import wrote
+	// 104 blob files and 54 tables and made 243 fdatasync calls; at twice
+	// the memtable's size a flush is one of each (37 calls), and the
+	// import took 1.3-1.6 s instead of 2.0-2.3 s on this disk. The tables
+	// hold only keys and small values, so larger ones cost compactions
+	// little; the block data stays in the blob files.
+	po.TargetFileSizes[0] = 2 * int64(po.MemTableSize)
 	po.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
 		return pebble.ValueSeparationPolicy{
 			Enabled:               true,
