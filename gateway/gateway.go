@@ -319,13 +319,14 @@ func New(cfg Config, blocks blockservice.BlockService, names namesys.Resolver, p
 	if bounded, ok := blocks.(blockservice.BoundedBlockService); ok {
 		allow = bounded.Allowlist()
 	}
-	var ipfs http.Handler = quoteRecordETags(boxogw.NewHandler(gwCfg, backend))
-	if cfg.Counter != nil {
-		ipfs = countDownloads(cfg.Counter, ipfs)
-	}
 	stored := func(ctx context.Context, c cid.Cid) bool {
 		has, err := blocks.Blockstore().Has(ctx, c)
 		return err == nil && has
+	}
+	var ipfs http.Handler = quoteRecordETags(boxogw.NewHandler(gwCfg, backend))
+	ipfs = newListingCache(listingCacheBudget, stored).wrap(ipfs)
+	if cfg.Counter != nil {
+		ipfs = countDownloads(cfg.Counter, ipfs)
 	}
 	tn, err := newTurns(cfg.Turns, cfg.RetrievalTimeout, cfg.MaxConcurrentRequests, stored, cfg.Registerer)
 	if err != nil {

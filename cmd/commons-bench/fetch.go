@@ -7,7 +7,7 @@ import (
 
 // fetchMetrics are the metrics the fetch scenario fills.
 type fetchMetrics struct {
-	speed, cpu, idleA, idleB, peakA, peakB *metric
+	speed, cpu, idleA, idleB, anonA, anonB, peakA, peakB *metric
 }
 
 // fetchScenario runs, per run and implementation, two fresh daemons on
@@ -22,6 +22,12 @@ func (b *bench) fetchScenario(ctx context.Context) error {
 		cpu:   b.rep.metric("fetch_cpu_s", "fetch CPU time, A+B (user+sys)", "s", "lower"),
 		idleA: b.rep.metric("idle_rss_pinned_mib", "idle RSS, library pinned (A)", "MiB", "lower"),
 		idleB: b.rep.metric("idle_rss_empty_mib", "idle RSS, empty repo (B)", "MiB", "lower"),
+		// RSS counts the executable's pages mapped in, which the kernel
+		// maps in 2 MiB pieces when the page cache holds the file in
+		// large folios (after a build, not after a cold read): tens of MiB
+		// that move between runs. RssAnon is the process's own memory.
+		anonA: b.rep.metric("idle_anon_pinned_mib", "idle RssAnon (own memory), library pinned (A)", "MiB", "lower"),
+		anonB: b.rep.metric("idle_anon_empty_mib", "idle RssAnon (own memory), empty repo (B)", "MiB", "lower"),
 		peakB: b.rep.metric("peak_rss_fetch_mib", "peak RSS, fetching node (B)", "MiB", "lower"),
 		peakA: b.rep.metric("peak_rss_serve_mib", "peak RSS, serving node (A)", "MiB", "lower"),
 	}
@@ -109,9 +115,11 @@ func (b *bench) fetchOnce(ctx context.Context, im impl, r int, m fetchMetrics) e
 	if memOK {
 		m.idleA.add(im.Name(), mib(idleA.RSS))
 		m.idleB.add(im.Name(), mib(idleB.RSS))
+		m.anonA.add(im.Name(), mib(idleA.Anon))
+		m.anonB.add(im.Name(), mib(idleB.Anon))
 		m.peakA.add(im.Name(), mib(peakA.Peak))
 		m.peakB.add(im.Name(), mib(peakB.Peak))
-		line += fmt.Sprintf("  idle RSS A %.0f B %.0f MiB, peak A %.0f B %.0f MiB", mib(idleA.RSS), mib(idleB.RSS), mib(peakA.Peak), mib(peakB.Peak))
+		line += fmt.Sprintf("  idle RSS A %.0f B %.0f MiB (own %.0f, %.0f), peak A %.0f B %.0f MiB", mib(idleA.RSS), mib(idleB.RSS), mib(idleA.Anon), mib(idleB.Anon), mib(peakA.Peak), mib(peakB.Peak))
 	}
 	b.logf("%s", line)
 	return nil

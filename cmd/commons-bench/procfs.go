@@ -17,10 +17,11 @@ const userHZ = 100
 // memStatus is a process's memory as /proc/<pid>/status reports it.
 type memStatus struct {
 	RSS  int64 // VmRSS: resident now, bytes
+	Anon int64 // RssAnon: the part of RSS that is the process's own memory (heap, stacks), bytes
 	Peak int64 // VmHWM: the most ever resident, bytes
 }
 
-// readMem reads VmRSS and VmHWM of pid. It needs Linux's /proc.
+// readMem reads VmRSS, RssAnon and VmHWM of pid. It needs Linux's /proc.
 func readMem(pid int) (memStatus, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -37,6 +38,8 @@ func readMem(pid int) (memStatus, error) {
 		switch k {
 		case "VmRSS":
 			dst = &m.RSS
+		case "RssAnon":
+			dst = &m.Anon
 		case "VmHWM":
 			dst = &m.Peak
 		default:
