@@ -72,11 +72,15 @@ const gatewayProtocol protocol.ID = "/ipfs/gateway"
 const (
 	// bulkConcurrency is the number of CAR requests in flight per fetch.
 	// One stream fills a slow link; a few more keep small files moving
-	// while a large one streams, and hide round trips on fast links.
-	bulkConcurrency = 4
+	// while a large one streams, and hide round trips on fast links. On
+	// loopback, where both ends share the CPUs, 8 fetched the 256 MiB
+	// library 12-25% faster than 4 (4.8-5.6 s against 5.6-6.6 s, two
+	// daemons on 2 busy vCPU) with no more CPU; 12 was no faster than 8.
+	bulkConcurrency = 8
 	// bulkServeConcurrency bounds the requests one peer may have open at
-	// this node's trustless gateway; more get 429.
-	bulkServeConcurrency = 8
+	// this node's trustless gateway; more get 429. Twice a fetch's, so a
+	// peer may run two fetches from this node at once.
+	bulkServeConcurrency = 16
 	// bulkStall is how long no byte may arrive while requests are open
 	// before the connection is checked (a link that is cut keeps its
 	// connection open for 10-30 s, during which requests hang).

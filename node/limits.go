@@ -48,9 +48,9 @@ type serviceLimit struct {
 //   - DHT: kad-dht keeps one stream per peer and direction and messages
 //     are small (records of at most 10 KiB); 8 MiB is one message near
 //     the 4 MiB maximum at a time, decoded, or hundreds of real ones.
-//   - HTTP: the bulk path asks at most 4 requests at once per fetch and
-//     the server answers 8 per peer (bulkServeConcurrency); 32 streams
-//     leave room for probes and a few fetches at once.
+//   - HTTP: the bulk path asks at most 8 requests at once per fetch and
+//     the server answers 16 per peer (bulkServeConcurrency); 32 streams
+//     leave room for probes and two fetches at once.
 //   - records: one short request and answer per stream, with a deadline.
 func serviceLimits() map[string]serviceLimit {
 	return map[string]serviceLimit{
