@@ -119,14 +119,18 @@ func Open(path string, opts Options) (*Store, error) {
 
 		FormatMajorVersion: pebble.FormatValueSeparation,
 	}
-	// A flush writes one table and one blob file per L0 target size,
-	// and syncs each. At pebble's default of 2 MB a 256 MiB import wrote
-	// 104 blob files and 54 tables and made 243 fdatasync calls; at twice
-	// the memtable's size a flush is one of each (37 calls), and the
-	// import took 1.3-1.6 s instead of 2.0-2.3 s on this disk. The tables
-	// hold only keys and small values, so larger ones cost compactions
-	// little; the block data stays in the blob files.
-	po.TargetFileSizes[0] = 2 * int64(po.MemTableSize)
+	// A flush writes one table and one blob file per L0 target size and
+	// syncs each. At pebble's default of 2 MB a 256 MiB import wrote 104
+	// blob files and made 243 fdatasync calls; at 8 MiB a flush of a
+	// 32 MiB memtable is 4 of each, and the import took 2.5-2.8 s instead
+	// of 2.8-3.6 s on this disk, with the same bytes written (802 against
+	// 806 MiB for five imports of 64 MiB). Larger is no faster and worse:
+	// at 64 MiB (one file per flush, each spanning the whole key space)
+	// compactions soon had tables referencing more blob files than
+	// MaxBlobReferenceDepth allows and rewrote the block data, 947 MiB
+	// written and a transient peak of 738 against 541 MiB on disk, which
+	// ran a disk that had room out of space (TestNetLabDiskFull).
+	po.TargetFileSizes[0] = 8 << 20
 	po.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
 		return pebble.ValueSeparationPolicy{
 			Enabled:               true,
