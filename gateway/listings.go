@@ -187,16 +187,22 @@ func headerKeys(h http.Header) map[string]bool {
 	return m
 }
 
+// WriteHeader decides whether the response is kept: only a generated
+// listing is (boxo sets its ETag before the status); any other response,
+// a file above all, passes through without a copy.
 func (w *listingRecorder) WriteHeader(status int) {
 	if w.status == 0 {
 		w.status = status
-		if status == http.StatusOK {
+		h := w.ResponseWriter.Header()
+		if status == http.StatusOK && strings.HasPrefix(h.Get("Etag"), `"DirIndex-`) {
 			w.header = make(http.Header)
-			for k, v := range w.ResponseWriter.Header() {
+			for k, v := range h {
 				if !w.before[k] && k != "Server-Timing" {
 					w.header[k] = slices.Clone(v)
 				}
 			}
+		} else {
+			w.failed = true
 		}
 	}
 	w.ResponseWriter.WriteHeader(status)
@@ -210,7 +216,7 @@ func (w *listingRecorder) Write(p []byte) (int, error) {
 	if err != nil || n < len(p) {
 		w.failed = true
 	}
-	if !w.failed && w.status == http.StatusOK {
+	if !w.failed {
 		if len(w.body)+len(p) > w.max {
 			w.failed, w.body = true, nil
 		} else {
