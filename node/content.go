@@ -120,7 +120,7 @@ func (n *Node) pinLocal(ctx context.Context, root cid.Cid, name string, record f
 	if err := n.store.Sync(commit); err != nil {
 		return fmt.Errorf("pin %s: %w", root, err)
 	}
-	if err := n.Provider.Provide(ctx, root, true); err != nil {
+	if err := n.Provider.Provide(ctx, root); err != nil {
 		n.log.Warn("queue announcement", "subsystem", "provider", "cid", root, "err", err)
 	}
 	return nil
@@ -679,4 +679,24 @@ type blockAdder struct{ bs blockservice.BlockService }
 
 func (a blockAdder) PutMany(ctx context.Context, bl []blocks.Block) error {
 	return a.bs.AddBlocks(ctx, bl)
+}
+
+// pinnedRoots lists the roots of recursive and direct pins.
+func (n *Node) pinnedRoots(ctx context.Context) ([]cid.Cid, error) {
+	pins, err := n.Pins(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]cid.Cid, 0, len(pins))
+	for _, p := range pins {
+		out = append(out, p.CID)
+	}
+	return out, nil
+}
+
+// isPinned reports whether c is pinned itself (not only under another
+// pin); an error counts as not pinned.
+func (n *Node) isPinned(ctx context.Context, c cid.Cid) bool {
+	mode, pinned, err := n.Pinner.IsPinned(ctx, c)
+	return err == nil && pinned && mode != "indirect"
 }

@@ -270,6 +270,11 @@ func (n *Node) GC(ctx context.Context) (api.GCResult, error) {
 	if err := n.store.Sync(ctx); err != nil {
 		return res, fmt.Errorf("gc: %w", err)
 	}
+	if res.Removed > 0 && n.announce != nil {
+		// Stop reproviding what is no longer here, rather than at the
+		// next interval's resync.
+		n.announce.resync()
+	}
 	res.Duration = time.Since(start)
 	return res, nil
 }

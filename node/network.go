@@ -4,23 +4,17 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"log/slog"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/ipfs/boxo/fetcher"
-	"github.com/ipfs/boxo/provider"
-	"github.com/ipfs/go-cid"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	"github.com/libp2p/go-libp2p-kad-dht/dual"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/routing"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
-	mh "github.com/multiformats/go-multihash"
 
 	"github.com/commons-p2p/commons/gateway/api"
 )
@@ -74,97 +68,6 @@ func (n *Node) RoutingSize() int {
 
 func (n *Node) routingReady() bool { return n.RoutingSize() > 0 }
 
-// announcer provides a CID to the DHT, waiting for the routing table to
-// have peers first: a village node may start with no network and gain one
-// later, and a provide into an empty table fails without trying.
-type announcer struct {
-	r     routing.Routing
-	ready func() bool
-	log   *slog.Logger
-}
-
-// announceConcurrency bounds the DHT announcements a reprovide runs at
-// once. Each is a lookup of the key's closest peers and a record sent to
-// each of them, mostly waiting on the network: one at a time (boxo's
-// fallback when the router has no ProvideMany) announced 27 CIDs/s to the
-// benchmark's DHT of 20 loopback peers, an hour for 100,000 blocks. 64
-// matches boxo's workers for newly pinned CIDs.
-const announceConcurrency = 64
-
-// ProvideMany announces keys (a reprovide batch) with announceConcurrency
-// announcements in flight. A key that fails does not stop the others, as
-// it did in boxo's one-by-one fallback, which gives up on the rest of the
-// batch at the first error; the failures are returned together.
-func (a *announcer) ProvideMany(ctx context.Context, keys []mh.Multihash) error {
-	var (
-		mu     sync.Mutex
-		failed int
-		first  error
-	)
-	sem := make(chan struct{}, announceConcurrency)
-	var wg sync.WaitGroup
-	for _, k := range keys {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			wg.Wait()
-			return nil // shutting down; everything is announced again at the next start
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := a.Provide(ctx, cid.NewCidV1(cid.Raw, k), true); err != nil {
-				mu.Lock()
-				failed++
-				if first == nil {
-					first = err
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if failed > 0 {
-		return fmt.Errorf("announce %d of %d keys failed, the first: %w", failed, len(keys), first)
-	}
-	return nil
-}
-
-func (a *announcer) Provide(ctx context.Context, c cid.Cid, announce bool) error {
-	backoff := time.Second
-	for attempt := 1; ; attempt++ {
-		// Readiness is a local counter: poll it every second, so an
-		// announcement goes out soon after a link comes up.
-		for !a.ready() {
-			select {
-			case <-ctx.Done():
-				return nil // shutting down; every pin is announced again at the next start
-			case <-time.After(time.Second):
-			}
-		}
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		err := a.r.Provide(pctx, c, announce)
-		cancel()
-		if ctx.Err() != nil {
-			return nil // shutting down, as above
-		}
-		if err == nil || attempt == 5 {
-			if err != nil {
-				return fmt.Errorf("announce %s: %w", c, err)
-			}
-			a.log.Debug("announced", "subsystem", "provider", "cid", c)
-			return nil
-		}
-		a.log.Debug("announce failed, retrying", "subsystem", "provider", "cid", c, "attempt", attempt, "err", err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, time.Minute)
-	}
-}
-
 // keepConnected dials the bootstrap peers at start and whenever the node
 // has few connections. Unreachable bootstrap peers are normal (a village
 // with no internet) and only logged.
@@ -201,34 +104,6 @@ func (n *Node) keepConnected(ctx context.Context) {
 			}
 		}
 		t.Reset(time.Minute)
-	}
-}
-
-// announceAtStart re-announces every pin once the DHT has peers, so that
-// content pinned while offline, or whose announcement was cut short by a
-// restart, is findable without waiting for the next interval.
-func (n *Node) announceAtStart(ctx context.Context) {
-	if n.Routing == nil {
-		return
-	}
-	wait := 500 * time.Millisecond
-	for !n.routingReady() {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, 30*time.Second)
-	}
-	pins, err := n.Pins(ctx)
-	if err != nil {
-		n.log.Warn("listing pins to announce", "subsystem", "provider", "err", err)
-		return
-	}
-	for _, p := range pins {
-		if err := n.announceRoots.Provide(ctx, p.CID, true); err != nil {
-			n.log.Warn("queue announcement", "subsystem", "provider", "cid", p.CID, "err", err)
-		}
 	}
 }
 
@@ -354,38 +229,4 @@ func (n *Node) Connect(ctx context.Context, addr string) error {
 		return fmt.Errorf("connect %s: %w", addr, err)
 	}
 	return nil
-}
-
-// dagProvider is the provider under strategy "all": a CID given to
-// Provide (a newly pinned root) is queued with every block of its DAG that
-// is stored locally, so new content is announced in full at once rather
-// than at the next reprovide, up to provider.interval later. The walk
-// reads only local blocks and runs in the pin's request, whose blocks were
-// just written.
-type dagProvider struct {
-	provider.System
-	blocks fetcher.Factory // reads only the local store
-	log    *slog.Logger
-}
-
-func (p *dagProvider) Provide(ctx context.Context, root cid.Cid, announce bool) error {
-	if err := p.System.Provide(ctx, root, announce); err != nil {
-		return err
-	}
-	keys, err := provider.NewDAGProvider(root, p.blocks)(ctx)
-	if err != nil {
-		return fmt.Errorf("list blocks of %s: %w", root, err)
-	}
-	n := 0
-	for c := range keys {
-		if c == root {
-			continue
-		}
-		if err := p.System.Provide(ctx, c, announce); err != nil {
-			return fmt.Errorf("queue %s of %s: %w", c, root, err)
-		}
-		n++
-	}
-	p.log.Debug("queued blocks", "subsystem", "provider", "root", root, "blocks", n)
-	return ctx.Err()
 }

@@ -33,7 +33,6 @@ import (
 	"github.com/ipfs/boxo/path/resolver"
 	pin "github.com/ipfs/boxo/pinning/pinner"
 	"github.com/ipfs/boxo/pinning/pinner/dspinner"
-	"github.com/ipfs/boxo/provider"
 	"github.com/ipfs/go-cid"
 	ds "github.com/ipfs/go-datastore"
 	ipld "github.com/ipfs/go-ipld-format"
@@ -149,14 +148,11 @@ type Node struct {
 	local    blockservice.BlockService
 	localDAG ipld.DAGService
 	Pinner   pin.Pinner
-	Provider provider.System
-	// announceRoots queues one CID, however the strategy: the start-up
-	// announcement of pin roots uses it, leaving the rest of every DAG to
-	// the reprovider's schedule (within provider.interval, well inside a
-	// record's 48 h), so a restart does not queue every block again.
-	announceRoots provider.System
-	Names         namesys.NameSystem
-	resolver      resolver.Resolver
+	// Provider announces new pins (announce.go); a no-op without a DHT.
+	Provider Provider
+	announce *announcer // nil without a DHT
+	Names    namesys.NameSystem
+	resolver resolver.Resolver
 
 	gatewayLn, apiLn net.Listener
 	gatewayHandler   http.Handler
@@ -283,20 +279,29 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		localFetcher := bsfetcher.NewFetcherConfig(n.local)
 		localFetcher.SkipNotFound = true
 		localFetcher.PrototypeChooser = dagpb.AddSupportToChooser(bsfetcher.DefaultPrototypeChooser)
-		keys := dspinner.NewPinnedProvider(s.Provider.Strategy == "roots", pinner, localFetcher)
-		prov, err := provider.New(dstore,
-			provider.Online(&announcer{r: n.Routing, ready: n.routingReady, log: n.log}),
-			provider.KeyProvider(keys),
-			provider.ReproviderInterval(s.Provider.Interval.D()),
-		)
+		sw, ks, online, err := newSweeper(n.Routing, dstore, s.Provider.Interval.D())
 		if err != nil {
-			return nil, fmt.Errorf("node: start provider: %w", err)
+			return nil, fmt.Errorf("node: %w", err)
 		}
-		n.Provider, n.announceRoots = prov, prov
-		if s.Provider.Strategy == "all" {
-			n.Provider = &dagProvider{System: prov, blocks: localFetcher, log: n.log}
+		// Closed in reverse: the provider before its keystore (its
+		// workers use it), both before the DHT and the store.
+		n.closers = append(n.closers, ks.Close, sw.Close)
+		n.announce = &announcer{
+			sweep:        sw,
+			keys:         ks,
+			online:       online,
+			all:          s.Provider.Strategy == "all",
+			blocks:       localFetcher,
+			strategyKeys: dspinner.NewPinnedProvider(s.Provider.Strategy == "roots", pinner, localFetcher),
+			roots:        n.pinnedRoots,
+			pinned:       n.isPinned,
+			interval:     s.Provider.Interval.D(),
+			dstore:       dstore,
+			log:          n.log,
+			resyncCh:     make(chan struct{}, 1),
+			pending:      make(map[cid.Cid]bool),
 		}
-		n.closers = append(n.closers, prov.Close)
+		n.Provider = n.announce
 
 		ns, err := namesys.NewNameSystem(n.Routing, namesys.WithDatastore(dstore))
 		if err != nil {
@@ -304,8 +309,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 		n.Names = &libraryNames{n: n, next: ns}
 	} else {
-		n.Provider = provider.NewNoopProvider()
-		n.announceRoots = n.Provider
+		n.Provider = noAnnounce{}
 		n.Names = &libraryNames{n: n}
 	}
 
@@ -482,7 +486,7 @@ func (n *Node) GatewayHandler() http.Handler { return n.gatewayHandler }
 func (n *Node) Online() bool { return !n.offline }
 
 // Run serves the gateway and API, keeps the node connected (bootstrap,
-// mDNS) and announces pins once the DHT is ready. It returns when ctx ends
+// mDNS) and keeps the announcements in step with the pins (announce.go). It returns when ctx ends
 // (nil) or when a server fails.
 func (n *Node) Run(ctx context.Context) error {
 	if n.offline {
@@ -534,7 +538,9 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { n.keepConnected(ctx); return nil })
 	g.Go(func() error { n.redialSources(ctx); return nil })
-	g.Go(func() error { n.announceAtStart(ctx); return nil })
+	if n.announce != nil {
+		g.Go(func() error { n.announce.run(ctx); return nil })
+	}
 	g.Go(func() error { return n.indexBundles(ctx) })
 	g.Go(func() error { return n.reach.run(ctx) })
 	g.Go(func() error { return n.mirror.run(ctx) })

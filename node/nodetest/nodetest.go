@@ -41,6 +41,11 @@ type Options struct {
 	// Link shapes every mocknet link (latency, bandwidth in bytes per
 	// second); the zero value is an instant, unlimited link.
 	Link mocknet.LinkOptions
+	// LANAddrs gives mocknet node i the private address
+	// /ip4/10.0.0.<i+1>/tcp/4242 instead of loopback: the dual DHT's LAN
+	// half drops loopback addresses from provider records, so only on
+	// such addresses can a test see what the dual DHT announces.
+	LANAddrs bool
 	// Store, if set, gives node i's store options at each start (a
 	// reserve of free space, a ballast); nil: the zero options.
 	Store func(i int) store.Options
@@ -126,6 +131,9 @@ func (p *Peer) start() {
 	if p.net.mn != nil {
 		// Adding a peer ID again (on Restart) replaces its closed host.
 		addr, _ := ma.NewMultiaddr("/ip4/127.0.0.1/tcp/4242")
+		if p.net.opts.LANAddrs {
+			addr, _ = ma.NewMultiaddr(fmt.Sprintf("/ip4/10.0.0.%d/tcp/4242", p.i+1))
+		}
 		if cfg.Host, err = p.net.mn.AddPeer(p.Key, addr); err != nil {
 			t.Fatalf("node %d: mocknet: %v", p.i, err)
 		}
