@@ -259,8 +259,9 @@ func (a *announcer) run(ctx context.Context) {
 		}
 		a.mu.Unlock()
 	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
+	// The resync loop is not waited for: a reset in progress ends only
+	// when the keystore closes (see syncKeystore), after Run returns.
+	go func() {
 		a.dropLegacyQueue(ctx)
 		a.syncKeystore(ctx)
 		t := time.NewTicker(a.interval)
@@ -274,20 +275,17 @@ func (a *announcer) run(ctx context.Context) {
 			}
 			a.syncKeystore(ctx)
 		}
-	})
-	wg.Go(func() {
-		t := time.NewTicker(pendingCheckEvery)
-		defer t.Stop()
-		for {
-			a.announcePending(ctx)
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+	}()
+	t := time.NewTicker(pendingCheckEvery)
+	defer t.Stop()
+	for {
+		a.announcePending(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
-	})
-	wg.Wait()
+	}
 }
 
 // announcePending announces, with force, what was pinned while the
@@ -322,14 +320,38 @@ func (a *announcer) announcePending(ctx context.Context) {
 // reprovided, then schedules any region that gained keys.
 func (a *announcer) syncKeystore(ctx context.Context) {
 	start := time.Now()
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel() // ends the key listing if the reset stops early
-	keys, err := a.strategyKeys(sctx)
-	if err == nil {
-		err = a.keys.ResetCids(sctx, keys)
-	}
+	// The reset gets a context that is never cancelled. In kad-dht
+	// v0.42.2 a ResetCids whose context ends between asking the
+	// keystore's worker to start a reset and reading its answer leaves the
+	// worker blocked on that answer for good, and the keystore's Close
+	// with it (a node stopped a moment after its start hung in Close).
+	// Closing the keystore ends a reset in progress instead (ErrClosed).
+	// Nor may the key list end early when ctx ends: a reset whose key
+	// channel is closed takes what it got as the whole list and drops the
+	// rest from the keystore, so the forwarder then stops forwarding and
+	// leaves the channel open until Close ends the reset.
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel() // ends the key listing once the reset returns
+	keys, err := a.strategyKeys(lctx)
 	if err != nil {
-		if ctx.Err() != nil || errors.Is(err, keystore.ErrClosed) || errors.Is(err, context.Canceled) {
+		a.log.Warn("list keys to announce", "subsystem", "provider", "err", err)
+		return
+	}
+	fwd := make(chan cid.Cid)
+	go func() {
+		for c := range keys {
+			select {
+			case fwd <- c:
+			case <-ctx.Done():
+				return
+			case <-lctx.Done():
+				return
+			}
+		}
+		close(fwd)
+	}()
+	if err := a.keys.ResetCids(context.WithoutCancel(ctx), fwd); err != nil {
+		if ctx.Err() != nil || errors.Is(err, keystore.ErrClosed) {
 			return
 		}
 		a.log.Warn("resync announced keys with pins", "subsystem", "provider", "err", err)
