@@ -324,7 +324,7 @@ func New(cfg Config, blocks blockservice.BlockService, names namesys.Resolver, p
 		return err == nil && has
 	}
 	var ipfs http.Handler = quoteRecordETags(boxogw.NewHandler(gwCfg, backend))
-	ipfs = newListingCache(listingCacheBudget, stored).wrap(ipfs)
+	ipfs = newResponseCache(responseCacheBudget, stored).wrap(ipfs)
 	if cfg.Counter != nil {
 		ipfs = countDownloads(cfg.Counter, ipfs)
 	}

@@ -37,6 +37,11 @@ type gwTarget struct {
 	id, what string
 	// path returns the URL path on im, or "" when im does not serve it.
 	path func(im impl) string
+	// fresh gives every request a query of its own (?n=<worker>-<count>),
+	// which both gateways ignore: no response is answered from a cache
+	// (commons keeps small files' responses, gateway/respcache.go), so
+	// the figure is the cost of making the response.
+	fresh bool
 }
 
 // gatewayScenario measures HTTP requests per second and the 99th
@@ -101,10 +106,11 @@ func (b *bench) gatewayScenario(ctx context.Context) error {
 				return "" // the design pages are commons's own
 			}
 			return "/bundles/" + bundleRoot + "/"
-		}},
-		{"gw_4k", "4 KiB file /ipfs/<cid>/small.bin", file("small.bin")},
-		{"gw_1m", "1 MiB file /ipfs/<cid>/large.bin", file("large.bin")},
-		{"gw_dir", "directory listing /ipfs/<cid>/" + gwDir + "/", file(gwDir + "/")},
+		}, false},
+		{"gw_4k", "4 KiB file /ipfs/<cid>/small.bin", file("small.bin"), false},
+		{"gw_4k_fresh", "4 KiB file, a new query each request", file("small.bin"), true},
+		{"gw_1m", "1 MiB file /ipfs/<cid>/large.bin", file("large.bin"), false},
+		{"gw_dir", "directory listing /ipfs/<cid>/" + gwDir + "/", file(gwDir + "/"), false},
 	}
 	// Each target's response must be what the implementations agree on:
 	// read each once, and check the files against the bytes on disk.
@@ -129,7 +135,7 @@ func (b *bench) gatewayScenario(ctx context.Context) error {
 				if p == "" {
 					continue
 				}
-				res, err := loadURL(ctx, daemons[im.Name()].gatewayURL+p, b.opt.gwConcurrency, b.opt.gwDuration)
+				res, err := loadURL(ctx, daemons[im.Name()].gatewayURL+p, tg.fresh, b.opt.gwConcurrency, b.opt.gwDuration)
 				if err != nil {
 					return fmt.Errorf("run %d, %s, %s: %w", r+1, im.Name(), tg.what, err)
 				}
@@ -253,7 +259,7 @@ func checkTarget(ctx context.Context, u, dir, id string) error {
 		}
 		return nil
 	}
-	name := map[string]string{"gw_4k": "small.bin", "gw_1m": "large.bin"}[id]
+	name := map[string]string{"gw_4k": "small.bin", "gw_4k_fresh": "small.bin", "gw_1m": "large.bin"}[id]
 	if name == "" {
 		return nil
 	}
@@ -295,8 +301,9 @@ func gwWarmup(d time.Duration) time.Duration { return min(d/4, time.Second) }
 // for window, on keep-alive connections, reading every body to the end.
 // Requests that start in the window and end before it closes are counted;
 // their latencies (first byte sent to last byte read) give the
-// percentiles. It fails when no request succeeds.
-func loadURL(ctx context.Context, u string, conc int, window time.Duration) (loadResult, error) {
+// percentiles. With fresh, every request adds a query of its own to u. It
+// fails when no request succeeds.
+func loadURL(ctx context.Context, u string, fresh bool, conc int, window time.Duration) (loadResult, error) {
 	tr := &http.Transport{MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr, Timeout: 60 * time.Second}
@@ -316,12 +323,18 @@ func loadURL(ctx context.Context, u string, conc int, window time.Duration) (loa
 		w := &workers[i]
 		wg.Go(func() {
 			buf := make([]byte, 64<<10)
+			n := 0
 			for {
 				t0 := time.Now()
 				if !t0.Before(end) || ctx.Err() != nil {
 					return
 				}
-				err := getOnce(ctx, hc, u, buf)
+				url := u
+				if fresh {
+					n++
+					url = fmt.Sprintf("%s?n=%d-%d", u, i, n)
+				}
+				err := getOnce(ctx, hc, url, buf)
 				t1 := time.Now()
 				if t0.Before(start) || t1.After(end) {
 					continue // warm-up, or finished after the window

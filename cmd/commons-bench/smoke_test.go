@@ -54,7 +54,7 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("the edit scenario's count and commons diff disagree: %q", f)
 	}
 	want := []string{"import_mbps", "import_cpu_s", "import_fixed_mbps", "import_fixed_cpu_s", "fetch_mbps", "idle_rss_pinned_mib", "peak_rss_fetch_mib",
-		"gw_4k_rps", "gw_4k_p99_ms", "gw_1m_rps", "gw_1m_p99_ms", "gw_dir_rps", "gw_dir_p99_ms"}
+		"gw_4k_rps", "gw_4k_p99_ms", "gw_4k_fresh_rps", "gw_4k_fresh_p99_ms", "gw_1m_rps", "gw_1m_p99_ms", "gw_dir_rps", "gw_dir_p99_ms"}
 	for _, k := range editKinds {
 		want = append(want, "edit_"+k.id+"_new_bytes", "edit_"+k.id+"_new_pct", "edit_"+k.id+"_new_blocks")
 		// Kubo's buzhash import is the reference of the edit metrics.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,19 +14,21 @@ import (
 	"github.com/ipfs/go-cid"
 )
 
-// TestListingCacheAnswersAlike: through the real gateway, a directory
-// listing answered again (from the cache) is the first answer: status,
-// body and every header but Date. A conditional request still gets boxo's
-// 304, and once the directory's block is gone the listing is no longer
-// served from memory.
-func TestListingCacheAnswersAlike(t *testing.T) {
+// TestResponseCacheAnswersAlike: through the real gateway, a directory
+// listing or a small file answered again (from the cache) is the first
+// answer: status, body and every header but Date, for two hosts and with
+// the queries that change a file's headers. A conditional request still
+// gets boxo's 304, and once the directory's or the file's block is gone
+// the response is no longer served from memory.
+func TestResponseCacheAnswersAlike(t *testing.T) {
 	f := newFixture(t)
 	srv := newTestServer(t, f, nil, Config{}, nil, nil)
-	for _, target := range []string{"/ipfs/" + f.dir.String() + "/", "/ipfs/" + f.dir.String() + "/sub/"} {
+	dir := "/ipfs/" + f.dir.String()
+	for _, target := range []string{dir + "/", dir + "/sub/", dir + "/readme.txt", dir + "/parts.csv?filename=bom.csv&download=true", dir + "/sub/notes.md"} {
 		for _, host := range []string{"", "example.org"} {
 			first, body1 := do(t, srv, http.MethodGet, target, nil, host)
-			if first.StatusCode != http.StatusOK || !strings.HasPrefix(first.Header.Get("Etag"), `"DirIndex-`) {
-				t.Fatalf("GET %s: %d, Etag %q: not a listing", target, first.StatusCode, first.Header.Get("Etag"))
+			if first.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s: %d", target, first.StatusCode)
 			}
 			again, body2 := do(t, srv, http.MethodGet, target, nil, host)
 			if again.StatusCode != first.StatusCode || !bytes.Equal(body1, body2) {
@@ -42,27 +45,32 @@ func TestListingCacheAnswersAlike(t *testing.T) {
 			}
 		}
 	}
+	if res, body := do(t, srv, http.MethodGet, dir+"/readme.txt", nil, ""); !bytes.Equal(body, f.readme) {
+		t.Errorf("GET readme.txt again: %d, %q, want %q", res.StatusCode, body, f.readme)
+	}
 
-	// The listing of sub/ is cached; its directory block goes away.
-	sub := "/ipfs/" + f.dir.String() + "/sub/"
-	res, _ := do(t, srv, http.MethodGet, sub, nil, "")
-	roots := strings.Split(res.Header.Get("X-Ipfs-Roots"), ",")
-	subCID, err := cid.Decode(roots[len(roots)-1])
-	if err != nil {
-		t.Fatalf("X-Ipfs-Roots %q: %v", res.Header.Get("X-Ipfs-Roots"), err)
-	}
-	if err := f.bstore.DeleteBlock(context.Background(), subCID); err != nil {
-		t.Fatal(err)
-	}
-	if res, body := do(t, srv, http.MethodGet, sub, nil, ""); res.StatusCode == http.StatusOK {
-		t.Errorf("GET %s after its block was deleted: 200 (%d bytes), served from memory", sub, len(body))
+	// The listing of sub/ and the file notes.md are cached; their blocks
+	// go away.
+	for _, target := range []string{dir + "/sub/", dir + "/sub/notes.md"} {
+		res, _ := do(t, srv, http.MethodGet, target, nil, "")
+		roots := strings.Split(res.Header.Get("X-Ipfs-Roots"), ",")
+		last, err := cid.Decode(roots[len(roots)-1])
+		if err != nil {
+			t.Fatalf("X-Ipfs-Roots %q: %v", res.Header.Get("X-Ipfs-Roots"), err)
+		}
+		if err := f.bstore.DeleteBlock(context.Background(), last); err != nil {
+			t.Fatal(err)
+		}
+		if res, body := do(t, srv, http.MethodGet, target, nil, ""); res.StatusCode == http.StatusOK {
+			t.Errorf("GET %s after its block was deleted: 200 (%d bytes), served from memory", target, len(body))
+		}
 	}
 }
 
-// TestListingCacheRules drives the cache with a handler that renders a
-// numbered listing: what is answered from the cache, what goes to the
+// TestResponseCacheRules drives the cache with a handler that renders a
+// numbered listing or file: what is answered from the cache, what goes to the
 // handler, and that the budget holds.
-func TestListingCacheRules(t *testing.T) {
+func TestResponseCacheRules(t *testing.T) {
 	dir, err := cid.Decode("bafybeihx75nc655rvbyklpegeg3mgyyxgmg4l5rqfdwryxcx3pgbkwneqe")
 	if err != nil {
 		t.Fatal(err)
@@ -71,9 +79,30 @@ func TestListingCacheRules(t *testing.T) {
 	size := 1000
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := renders.Add(1)
-		if strings.HasSuffix(r.URL.Path, "/file") {
-			w.Header().Set("Etag", `"`+dir.String()+`"`)
-			fmt.Fprintf(w, "file %d", n)
+		file := func(etag string, length int, body string) {
+			w.Header().Set("Etag", etag)
+			if length >= 0 {
+				w.Header().Set("Content-Length", fmt.Sprint(length))
+			}
+			fmt.Fprint(w, body)
+		}
+		body := fmt.Sprintf("file %d", n)
+		switch path.Base(r.URL.Path) {
+		case "small": // a whole small file: kept
+			file(`"`+dir.String()+`"`, len(body), body)
+			return
+		case "unsized": // no length to check the body against
+			file(`"`+dir.String()+`"`, -1, body)
+			return
+		case "big": // above the file limit (an eighth of the budget here)
+			big := body + strings.Repeat("y", size*2)
+			file(`"`+dir.String()+`"`, len(big), big)
+			return
+		case "raw": // a raw block, not the file
+			file(`"`+dir.String()+`.raw"`, len(body), body)
+			return
+		case "short": // cut short of its length
+			file(`"`+dir.String()+`"`, len(body)+10, body)
 			return
 		}
 		w.Header().Set("Etag", `"DirIndex-abc_CID-`+dir.String()+`"`)
@@ -82,7 +111,7 @@ func TestListingCacheRules(t *testing.T) {
 		fmt.Fprintf(w, "listing %d of %s%s %s", n, r.Host, r.URL.Path, strings.Repeat("x", size))
 	})
 	stored := true
-	c := newListingCache(8*(size+200), func(context.Context, cid.Cid) bool { return stored })
+	c := newResponseCache(8*(size+200), func(context.Context, cid.Cid) bool { return stored })
 	h := c.wrap(next)
 	get := func(method, path, host string, header http.Header) string {
 		t.Helper()
@@ -120,7 +149,13 @@ func TestListingCacheRules(t *testing.T) {
 		{"conditional", http.MethodGet, root + "/a/", "", http.Header{"If-None-Match": {`"x"`}}, true, false},
 		{"range", http.MethodGet, root + "/a/", "", http.Header{"Range": {"bytes=0-10"}}, true, false},
 		{"ipns", http.MethodGet, "/ipns/example.org/a/", "", nil, true, false},
-		{"not a listing", http.MethodGet, root + "/file", "", nil, true, false},
+		{"small file", http.MethodGet, root + "/small", "", nil, true, true},
+		{"small file, another query", http.MethodGet, root + "/small?filename=a.csv", "", nil, true, true},
+		{"file of unknown length", http.MethodGet, root + "/unsized", "", nil, true, false},
+		{"file above the limit", http.MethodGet, root + "/big", "", nil, true, false},
+		{"raw block", http.MethodGet, root + "/raw", "", nil, true, false},
+		{"file cut short", http.MethodGet, root + "/short", "", nil, true, false},
+		{"small file, HEAD", http.MethodHead, root + "/small", "", nil, true, false},
 	} {
 		before := renders.Load()
 		get(tc.method, tc.path, tc.host, tc.header)
